@@ -1,0 +1,248 @@
+"""The `searchidx` command. Thin: parse options, call the library, print text or JSON.
+
+Exit codes, like grep: 0 found, 1 nothing found, 2 usage or input error.
+This is the one place where a SearchIdxError becomes a message on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from searchidx import __version__
+from searchidx.errors import SearchIdxError
+from searchidx.search import SORTS, Hit, Index, PostRecord
+
+EXIT_FOUND, EXIT_NOT_FOUND, EXIT_ERROR = 0, 1, 2
+
+
+def default_index_dir() -> Path:
+    """A per-user data directory, so `searchidx search` works from any folder."""
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "searchidx" / "index"
+
+
+class _Group(click.Group):
+    """Turns library errors into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SearchIdxError as exc:
+            click.echo(f"searchidx: {exc}", err=True)
+            ctx.exit(EXIT_ERROR)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
+    envvar="SEARCHIDX_INDEX", default=default_index_dir, show_default="~/.local/share/searchidx/index",
+    help="Where the index lives (also $SEARCHIDX_INDEX).",
+)
+@click.version_option(__version__, prog_name="searchidx")
+@click.pass_context
+def cli(ctx: click.Context, index_dir: Path) -> None:
+    """Full-text search over an archive of research-blog posts (markdown + YAML frontmatter)."""
+    ctx.obj = index_dir
+
+
+def _open(ctx: click.Context) -> Index:
+    return Index.open(ctx.obj)
+
+
+def _color() -> bool | None:
+    return False if os.environ.get("NO_COLOR") else None  # None: colour only on a terminal
+
+
+def _print_json(data: dict) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Start the index over from scratch.")
+@click.option("--jobs", type=click.IntRange(1, 64), help="Parser processes (default: all cores).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A searchidx.toml to use instead of the one in each archive root.")
+@click.option("--strict", is_flag=True, help="Exit 1 if any file was skipped.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.pass_context
+def index(ctx, paths, rebuild, jobs, config_path, strict, as_json) -> None:
+    """Index the posts under PATHS (or re-sync the folders indexed before)."""
+    from searchidx import indexer
+
+    bar = None
+    if not as_json and sys.stderr.isatty():
+        bar = click.progressbar(length=1, label="Parsing", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+    try:
+        report = indexer.update(
+            ctx.obj, list(paths), rebuild=rebuild, jobs=jobs, config_path=config_path,
+            progress=progress,
+        )
+    finally:
+        if bar is not None:
+            bar.render_finish()
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        if report.rebuilt_because:
+            click.echo(f"note: {report.rebuilt_because}", err=True)
+        for skipped in report.skipped:
+            click.echo(f"{skipped.path}: {skipped.reason} — skipped", err=True)
+        click.echo(
+            f"{report.added} added, {report.updated} updated, {report.removed} removed, "
+            f"{report.unchanged} unchanged, {len(report.skipped)} skipped "
+            f"in {report.seconds:.1f} s"
+        )
+    if strict and report.skipped:
+        ctx.exit(EXIT_NOT_FOUND)
+
+
+@cli.command()
+@click.argument("query", default="", required=False)
+@click.option("--source", multiple=True, help="Only posts from this source (repeatable).")
+@click.option("--tag", multiple=True, help="Only posts with this tag (repeatable).")
+@click.option("--author", multiple=True, help="Only posts by this author (repeatable).")
+@click.option("--since", metavar="DATE", help="From this date: 2023, 2023-04 or 2023-04-27.")
+@click.option("--until", metavar="DATE", help="Up to this date, inclusive.")
+@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True,
+              help="Results per page.")
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--all", "include_hidden", is_flag=True, help="Include hidden (draft) posts.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def search(ctx, query, source, tag, author, since, until, sort, limit, page, include_hidden,
+           as_json) -> None:
+    """Search the archive. QUERY uses words, "phrases", title:, source:, tag:, author:,
+    date:2023-04, date:[2020 to 2022], AND/OR/NOT, -word, word*, word~."""
+    results = _open(ctx).search(
+        query, source=source, tag=tag, author=author, since=since, until=until, sort=sort,
+        page=page, per_page=limit, include_hidden=include_hidden, facets=as_json,
+    )
+    if as_json:
+        _print_json(results.to_json())
+    else:
+        if results.notice:
+            click.echo(f"note: {results.notice}", err=True)
+        if results.suggestion:
+            click.echo(f"Did you mean: {results.suggestion}", err=True)
+        first = (page - 1) * limit
+        for number, hit in enumerate(results.hits, first + 1):
+            _print_hit(number, hit)
+        shown = f"{first + 1}-{first + len(results.hits)} of " if results.hits else ""
+        click.echo(f"{shown}{results.total} posts ({results.seconds * 1000:.0f} ms)", err=True)
+    ctx.exit(EXIT_FOUND if results.hits else EXIT_NOT_FOUND)
+
+
+def _print_hit(number: int, hit: Hit) -> None:
+    color = _color()
+    about = ", ".join(p for p in (hit.source, hit.date.date().isoformat() if hit.date else "") if p)
+    title = click.style(hit.title, bold=True)
+    click.echo(f"{number}. {title}" + (f"  ({about})" if about else ""), color=color)
+    click.echo("   " + click.style(hit.url or hit.path, fg="blue"), color=color)
+    snippet = "".join(
+        click.style(text, fg="yellow", bold=True) if is_match else text
+        for text, is_match in hit.snippet_spans
+    )
+    if snippet:
+        click.echo(f"   {snippet}", color=color)
+    extra = f"   id {hit.id}" + (f" · {hit.duplicates} more copies" if hit.duplicates else "")
+    click.echo(click.style(extra, dim=True), color=color)
+
+
+@cli.command()
+@click.argument("post_id")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def show(ctx, post_id, as_json) -> None:
+    """Show one post's metadata and text (POST_ID from a search hit)."""
+    post = _open(ctx).get(post_id)
+    if as_json:
+        _print_json(post.to_json())
+        return
+    _print_post(post)
+
+
+def _print_post(post: PostRecord) -> None:
+    color = _color()
+    click.echo(click.style(post.title, bold=True), color=color)
+    for label, value in (
+        ("source", post.source), ("date", post.date.isoformat() if post.date else ""),
+        ("url", post.url), ("authors", ", ".join(post.authors)), ("tags", ", ".join(post.tags)),
+        ("file", post.path), ("hidden", "yes" if post.hidden else ""),
+    ):
+        if value:
+            click.echo(f"{label + ':':9}{value}")
+    if post.summary:
+        click.echo(f"\n{post.summary}")
+    click.echo(f"\n{post.body}")
+
+
+@cli.command()
+@click.argument("post_id")
+@click.option("--limit", type=click.IntRange(1, 50), default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def similar(ctx, post_id, limit, as_json) -> None:
+    """Posts like POST_ID (more-like-this over title, summary and body)."""
+    hits = _open(ctx).similar(post_id, limit=limit)
+    if as_json:
+        _print_json({"id": post_id, "hits": [hit.to_json() for hit in hits]})
+    else:
+        for number, hit in enumerate(hits, 1):
+            _print_hit(number, hit)
+    ctx.exit(EXIT_FOUND if hits else EXIT_NOT_FOUND)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def stats(ctx, as_json) -> None:
+    """What the index holds: posts, sources, dates, duplicates, size."""
+    info = _open(ctx).stats()
+    if as_json:
+        _print_json(info.to_json())
+        return
+    click.echo(f"posts:      {info.posts} ({info.hidden} hidden, {info.duplicates} share a url)")
+    first = info.first_date.date().isoformat() if info.first_date else "-"
+    last = info.last_date.date().isoformat() if info.last_date else "-"
+    click.echo(f"dates:      {first} to {last}")
+    click.echo(f"index size: {info.index_bytes / 1e6:.1f} MB, updated {info.updated_at or '-'}")
+    click.echo(f"roots:      {', '.join(info.roots) or '-'}")
+    for source, count in info.sources.items():
+        click.echo(f"  {count:6}  {source}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--debug", is_flag=True, help="Flask's development server with reloading.")
+@click.pass_context
+def serve(ctx, host, port, threads, debug) -> None:
+    """Serve the search page (production WSGI server unless --debug)."""
+    from web import create_app  # Flask costs ~120 ms to import: only here
+
+    app = create_app(ctx.obj)
+    click.echo(f"searchidx: serving {ctx.obj} on http://{host}:{port}/  (Ctrl-C stops)", err=True)
+    if debug:
+        app.run(host=host, port=port, debug=True)
+        return
+    import waitress
+
+    waitress.serve(app, host=host, port=port, threads=threads, ident="searchidx")
+
+
+def main() -> None:
+    cli(prog_name="searchidx")

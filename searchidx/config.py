@@ -1,0 +1,55 @@
+"""Per-archive configuration: `searchidx.toml` in an archive root, or `--config FILE`.
+
+    extensions = [".md", ".markdown"]     # which files are posts
+
+    [fields]                              # extra frontmatter keys, tried before the defaults
+    source = ["publisher", "provider.name"]
+    tags = "labels"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from searchidx.errors import SearchIdxError
+from searchidx.posts import DEFAULT_ALIASES
+
+CONFIG_NAME = "searchidx.toml"
+DEFAULT_EXTENSIONS = (".md", ".markdown")
+
+
+@dataclass(frozen=True)
+class Config:
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_ALIASES))
+    extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
+
+
+def load_config(path: Path | None) -> Config:
+    """Read a config file; None or a missing archive-root file gives the defaults."""
+    if path is None or not path.is_file():
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SearchIdxError(f"{path}: cannot read configuration ({exc})") from exc
+
+    aliases = dict(DEFAULT_ALIASES)
+    fields = data.get("fields", {})
+    if not isinstance(fields, dict):
+        raise SearchIdxError(f"{path}: [fields] must be a table of field = [keys]")
+    for name, keys in fields.items():
+        if name not in DEFAULT_ALIASES:
+            known = ", ".join(DEFAULT_ALIASES)
+            raise SearchIdxError(f"{path}: unknown field {name!r} in [fields] (known: {known})")
+        keys = [keys] if isinstance(keys, str) else keys
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise SearchIdxError(f"{path}: [fields] {name} must be a key or a list of keys")
+        aliases[name] = tuple(keys) + tuple(k for k in DEFAULT_ALIASES[name] if k not in keys)
+
+    extensions = data.get("extensions", list(DEFAULT_EXTENSIONS))
+    if not isinstance(extensions, list) or not all(isinstance(e, str) for e in extensions):
+        raise SearchIdxError(f"{path}: extensions must be a list like ['.md']")
+    extensions = tuple(e if e.startswith(".") else f".{e}" for e in extensions)
+    return Config(aliases=aliases, extensions=tuple(e.lower() for e in extensions))

@@ -1,0 +1,315 @@
+"""Keeping the index in step with the archive: scan, diff, parse in parallel, write, commit once.
+
+`update()` is the only writer. It holds a lock file for the whole run, so a second run
+fails with the first one's pid, and readers are never blocked (Whoosh readers see the
+last committed generation). A run that dies at any point leaves the previous generation
+intact; the next run redoes what was lost (see store.py for the order of writes).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
+
+from searchidx.config import CONFIG_NAME, Config, load_config
+from searchidx.errors import IndexLocked, PostError, SearchIdxError
+from searchidx.posts import Post, read_post
+from searchidx.schema import PostSchema, to_document
+from searchidx.store import STORE_NAME, FileState, Store
+
+LOCK_NAME = "writer.lock"
+WRITER_MEMORY_MB = 256  # WHOOSH.md section 7: 256-512 is the sweet spot
+_BATCH = 100  # files per parse task sent to a worker process
+_POOL_THRESHOLD = 200  # fewer files than this are parsed in-process (no pool start-up)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class IndexReport:
+    """What one `update` run did."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+    rebuilt_because: str | None = None  # set when an unreadable index was rebuilt
+
+    def to_json(self) -> dict:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    path: str
+    mtime_ns: int
+    size: int
+    aliases: dict[str, tuple[str, ...]]
+
+
+def update(
+    index_dir: str | Path,
+    roots: Sequence[str | Path] | None = None,
+    *,
+    rebuild: bool = False,
+    jobs: int | None = None,
+    config_path: str | Path | None = None,
+    progress: Progress | None = None,
+    lock_timeout: float = 3.0,
+) -> IndexReport:
+    """Bring the index at `index_dir` in step with the posts under `roots`.
+
+    With no roots, the roots of the previous run are re-synced.
+    """
+    started = time.monotonic()
+    index_dir = Path(index_dir).expanduser().absolute()
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with _WriterLock(index_dir, lock_timeout):
+        store = Store(index_dir)
+        try:
+            if roots is None or len(roots) == 0:
+                roots = store.meta("roots") or []
+                if not roots:
+                    raise SearchIdxError(
+                        "no archive to index: give a folder, e.g. `searchidx index ~/archive`"
+                    )
+            root_paths = _check_roots(roots)
+            report = IndexReport()
+            ix = _open_or_create(index_dir, rebuild, store, report)
+            candidates = _scan(root_paths, Path(config_path) if config_path else None)
+            _sync(ix, store, candidates, root_paths, report, jobs, progress)
+        finally:
+            store.close()
+    report.seconds = time.monotonic() - started
+    return report
+
+
+# --- locking -------------------------------------------------------------------------
+
+class _WriterLock:
+    """An exclusive flock held for the whole run. The kernel drops it when the holder
+    dies, so a lock left by a killed run never needs deleting by hand."""
+
+    def __init__(self, index_dir: Path, timeout: float) -> None:
+        self.path = index_dir / LOCK_NAME
+        self.timeout = timeout
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(self.fd, 32, 0).decode("ascii", "replace").strip()
+                    os.close(self.fd)
+                    raise IndexLocked(
+                        f"the index at {self.path.parent} is being updated by pid "
+                        f"{holder or '?'}; try again when it has finished"
+                    ) from None
+                time.sleep(0.1)
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+
+    def __exit__(self, *exc_info) -> None:
+        os.ftruncate(self.fd, 0)
+        os.close(self.fd)  # closing releases the flock
+
+
+# --- opening --------------------------------------------------------------------------
+
+def _open_or_create(index_dir: Path, rebuild: bool, store: Store, report: IndexReport):
+    storage = FileStorage(str(index_dir), supports_mmap=False)
+    if not rebuild and whoosh_index.exists_in(str(index_dir)):
+        try:
+            return storage.open_index(schema=None)
+        except Exception as exc:  # noqa: BLE001 - any failure to open means: rebuild the cache
+            report.rebuilt_because = f"the index could not be opened ({exc}); rebuilt it"
+    for entry in index_dir.iterdir():
+        if entry.name in (LOCK_NAME, STORE_NAME) or entry.name.startswith(STORE_NAME):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    store.clear()
+    return storage.create_index(PostSchema())
+
+
+# --- scanning -------------------------------------------------------------------------
+
+def _check_roots(roots: Iterable[str | Path]) -> list[Path]:
+    paths = []
+    for root in roots:
+        path = Path(root).expanduser().absolute()
+        if not path.exists():
+            raise SearchIdxError(f"{root}: no such file or folder")
+        paths.append(path)
+    return paths
+
+
+def _scan(roots: list[Path], config_path: Path | None) -> dict[str, _Candidate]:
+    """Every post file under the roots, with its stat. Hidden folders are skipped."""
+    found: dict[str, _Candidate] = {}
+    for root in roots:
+        config = load_config(config_path or (root if root.is_dir() else root.parent) / CONFIG_NAME)
+        for path in _walk(root, config):
+            try:
+                st = path.stat()
+            except OSError:
+                continue  # vanished since listed
+            found[str(path)] = _Candidate(str(path), st.st_mtime_ns, st.st_size, config.aliases)
+    return found
+
+
+def _walk(root: Path, config: Config) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+        return
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.lower().endswith(config.extensions) and not name.startswith("."):
+                yield Path(folder, name)
+
+
+# --- syncing --------------------------------------------------------------------------
+
+def _sync(ix, store: Store, candidates: dict[str, _Candidate], roots: list[Path],
+          report: IndexReport, jobs: int | None, progress: Progress | None) -> None:
+    known = store.files()
+    removed = [state for path, state in known.items() if path not in candidates]
+    to_parse: list[_Candidate] = []
+    refreshed: list[FileState] = []  # touched, same content: only the stat changes
+    for path, cand in candidates.items():
+        state = known.get(path)
+        if state is None:
+            to_parse.append(cand)
+        elif (state.mtime_ns, state.size) == (cand.mtime_ns, cand.size):
+            report.unchanged += 1
+        elif _file_hash(path) == state.hash:
+            report.unchanged += 1
+            refreshed.append(FileState(path, state.id, cand.mtime_ns, cand.size, state.hash))
+        else:
+            to_parse.append(cand)
+
+    indexed: list[FileState] = list(refreshed)
+    if to_parse or removed:
+        fresh_build = ix.doc_count_all() == 0
+        writer = ix.writer(limitmb=WRITER_MEMORY_MB)
+        try:
+            for state in removed:
+                writer.delete_by_term("id", state.id)
+            texts: list[tuple[str, str, str]] = []
+            for cand, result in _parse_all(to_parse, jobs, progress):
+                if isinstance(result, PostError):
+                    report.skipped.append(Skipped(result.path, result.reason))
+                    continue
+                document = to_document(result)
+                (writer.add_document if fresh_build else writer.update_document)(**document)
+                texts.append((result.content_hash, result.body, result.markdown))
+                if len(texts) >= 500:
+                    store.put_texts(texts)
+                    texts.clear()
+                if cand.path in known:
+                    report.updated += 1
+                else:
+                    report.added += 1
+                indexed.append(FileState(cand.path, result.id, cand.mtime_ns, cand.size,
+                                         result.content_hash))
+            store.put_texts(texts)
+            writer.commit()
+        except BaseException:
+            writer.cancel()  # a failed commit keeps the lock otherwise (WHOOSH.md B6)
+            raise
+        report.removed = len(removed)
+    store.record_sync(
+        indexed,
+        [state.path for state in removed],
+        {"roots": [str(r) for r in roots], "updated_at": datetime.now(UTC).isoformat()},
+    )
+
+
+def _file_hash(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha1").hexdigest()
+
+
+def _parse_all(
+    candidates: list[_Candidate], jobs: int | None, progress: Progress | None
+) -> Iterator[tuple[_Candidate, Post | PostError]]:
+    """Parse files, in worker processes when there are many, in the order given."""
+    total = len(candidates)
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1 or total < _POOL_THRESHOLD:
+        for done, cand in enumerate(candidates, 1):
+            yield cand, _parse_one(cand)
+            if progress:
+                progress(done, total)
+        return
+
+    batches = [candidates[i : i + _BATCH] for i in range(0, total, _BATCH)]
+    done = 0
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pending: deque[tuple[list[_Candidate], Future]] = deque()
+        queue = iter(batches)
+        for batch in queue:  # keep a few batches in flight, so memory stays bounded
+            pending.append((batch, pool.submit(_parse_batch, batch)))
+            if len(pending) >= 2 * jobs:
+                break
+        while pending:
+            batch, future = pending.popleft()
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(_parse_batch, nxt)))
+            for cand, result in zip(batch, future.result(), strict=True):
+                yield cand, result
+            done += len(batch)
+            if progress:
+                progress(done, total)
+
+
+def _parse_batch(batch: list[_Candidate]) -> list[Post | PostError]:
+    return [_parse_one(cand) for cand in batch]
+
+
+def _parse_one(cand: _Candidate) -> Post | PostError:
+    try:
+        post = read_post(cand.path, cand.aliases)
+    except PostError as exc:
+        return exc
+    except RecursionError:
+        return PostError(cand.path, "nested too deeply to parse")
+    except MemoryError:
+        return PostError(cand.path, "too large to parse")
+    return post

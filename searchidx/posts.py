@@ -1,0 +1,330 @@
+"""Reading one post file: frontmatter, field aliases, dates, markdown to plain text.
+
+Pure: no index, no I/O but reading the file. `read_post` either returns a `Post`
+or raises `PostError` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import frontmatter
+import yaml
+from dateutil import parser as dateutil_parser
+from markdown_it import MarkdownIt
+
+from searchidx.errors import PostError
+
+# Where each post field may be found in the frontmatter, first match wins.
+# Users extend this map in searchidx.toml (see config.py); dotted keys reach nested maps.
+DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
+    "title": ("title",),
+    "summary": ("summary", "description", "excerpt"),
+    "date": (
+        "pubDate", "date", "published", "publishedAt", "published_at",
+        "publishedDateTime", "created",
+    ),
+    "url": ("url", "link", "canonical_url", "originalUrl", "sourceUrl", "source_url"),
+    "source": ("source", "blog", "site", "provider.name", "feed"),
+    "tags": ("tags", "categories", "topics", "keywords"),
+    "authors": ("author", "authors"),
+    "thumbnail": ("thumbnail", "image", "img", "cover"),
+}
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+_FILENAME_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:\D|$)")
+# Liquid/Jinja template tags are not markdown; they would leak `include youtubePlayer…`.
+_TEMPLATE_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
+# C0/C1 control characters other than tab/newline/CR: libyaml rejects them.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_WHITESPACE_RUN = re.compile(r"[ \t\r\f\v]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+@dataclass(frozen=True)
+class Post:
+    """One archived post, as read from its file. Text fields are plain text."""
+
+    path: str  # absolute path of the file
+    title: str
+    summary: str = ""
+    body: str = ""  # plain text, for indexing and snippets
+    markdown: str = ""  # the body as written, for the archived view
+    date: datetime | None = None  # naive UTC
+    source: str = ""
+    url: str = ""
+    tags: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    thumbnail: str = ""
+    hidden: bool = False
+    content_hash: str = field(default="", compare=False)
+
+    @property
+    def id(self) -> str:
+        return post_id(self.path)
+
+
+def post_id(path: str) -> str:
+    """A short stable id for a post, derived from its absolute path."""
+    return hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def read_post(path: str | Path, aliases: Mapping[str, tuple[str, ...]] = DEFAULT_ALIASES) -> Post:
+    """Read and parse one post file. Raises PostError with the reason if it cannot."""
+    path = Path(path).absolute()
+    shown = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PostError(shown, f"cannot be read ({exc.strerror or exc})") from exc
+    return parse_post(shown, data, aliases)
+
+
+def parse_post(
+    path: str, data: bytes, aliases: Mapping[str, tuple[str, ...]] = DEFAULT_ALIASES
+) -> Post:
+    """Parse the bytes of a post file found at `path`."""
+    if not data.strip():
+        raise PostError(path, "file is empty")
+    if len(data) > MAX_FILE_BYTES:
+        raise PostError(path, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    if b"\x00" in data:
+        raise PostError(path, "binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PostError(
+            path, f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from exc
+    text = _CONTROL_CHARS.sub("", text.replace("\r\n", "\n"))
+
+    try:
+        meta, markdown = frontmatter.parse(text)
+    except yaml.YAMLError as exc:
+        raise PostError(path, f"frontmatter is not valid YAML ({_yaml_reason(exc)})") from exc
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise PostError(path, f"frontmatter cannot be read ({exc})") from exc
+
+    def get(name: str) -> object:
+        for key in aliases.get(name, ()):
+            value = _lookup(meta, key)
+            if value not in (None, "", [], {}):
+                return value
+        return None
+
+    body = markdown_to_text(markdown)
+    title = _as_text(get("title")) or _first_heading(markdown) or Path(path).stem
+    date_value = get("date")
+    return Post(
+        path=path,
+        title=title,
+        summary=html_to_text(_as_text(get("summary"))),
+        body=body,
+        markdown=markdown,
+        date=parse_date(date_value) or date_from_filename(path),
+        source=_as_text(get("source")),
+        url=_as_text(get("url")),
+        tags=_as_list(get("tags")),
+        authors=_authors(get("authors")),
+        thumbnail=_as_text(get("thumbnail")),
+        hidden=_is_hidden(meta),
+        content_hash=hashlib.sha1(data).hexdigest(),
+    )
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"line {mark.line + 1}: {problem}" if mark else problem
+
+
+def _lookup(meta: Mapping, key: str) -> object:
+    value: object = meta
+    for part in key.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _as_text(value: object) -> str:
+    """A scalar frontmatter value as one line of text; lists are joined, maps ignored."""
+    if value is None or isinstance(value, (Mapping, bool)):
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(s for s in (_as_text(v) for v in value if not isinstance(v, list)) if s)
+    return " ".join(str(value).split())
+
+
+def _as_list(value: object) -> tuple[str, ...]:
+    """Tags: a YAML list, or a comma-separated string. Only one level deep (YAML bombs)."""
+    if isinstance(value, (list, tuple)):
+        items = [_as_text(v) for v in value if not isinstance(v, (list, tuple, Mapping))]
+    elif isinstance(value, str):
+        items = value.split(",")
+    elif value is None or isinstance(value, Mapping):
+        items = []
+    else:
+        items = [str(value)]
+    seen: dict[str, None] = {}
+    for item in items:
+        item = " ".join(html_to_text(item).split())
+        if item:
+            seen.setdefault(item[:200], None)
+    return tuple(seen)
+
+
+def _authors(value: object) -> tuple[str, ...]:
+    """Authors from a list, or one string like '<a href=…>A</a> and B, C'."""
+    if isinstance(value, str):
+        text = html_to_text(value)
+        return _as_list(re.sub(r",?\s+and\s+|\s*&\s*|;", ",", text))
+    return _as_list(value)
+
+
+def _is_hidden(meta: Mapping) -> bool:
+    return meta.get("draft") is True or meta.get("visible") is False or meta.get("hidden") is True
+
+
+def _first_heading(markdown: str) -> str:
+    tokens = _MD.parse(_TEMPLATE_TAG.sub(" ", markdown))
+    for opening, inline in zip(tokens, tokens[1:], strict=False):
+        if opening.type == "heading_open" and inline.type == "inline":
+            return " ".join(_inline_text(inline).split())
+    return ""
+
+
+# --- dates -----------------------------------------------------------------------------
+
+def parse_date(value: object) -> datetime | None:
+    """A frontmatter date in any common form, as naive UTC; None if it is not a date."""
+    if isinstance(value, datetime):
+        return _naive_utc(value)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return None  # a bare number is more likely an id than a timestamp
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or not any(ch.isdigit() for ch in text):
+        return None
+    try:
+        return _naive_utc(email.utils.parsedate_to_datetime(text))
+    except (TypeError, ValueError, IndexError):
+        pass
+    try:
+        return _naive_utc(datetime.fromisoformat(text))
+    except ValueError:
+        pass
+    try:
+        return _naive_utc(dateutil_parser.parse(text))
+    except (ValueError, OverflowError, dateutil_parser.ParserError):
+        return None
+
+
+def _naive_utc(value: datetime) -> datetime | None:
+    if value.tzinfo is not None:
+        try:
+            value = value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            return None
+    if not 1 <= value.year <= 9998:
+        return None
+    return value.replace(tzinfo=None)
+
+
+def date_from_filename(path: str) -> datetime | None:
+    match = _FILENAME_DATE.match(Path(path).name)
+    if not match:
+        return None
+    try:
+        return datetime(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None
+
+
+# --- markdown and HTML to plain text ---------------------------------------------------
+
+_MD = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+
+
+def markdown_to_text(markdown: str) -> str:
+    """Markdown (with raw HTML) as plain text: no link targets, tags, comments or template tags."""
+    tokens = _MD.parse(_TEMPLATE_TAG.sub(" ", markdown))
+    parts: list[str] = []
+    for token in tokens:
+        if token.type == "inline":
+            parts.append(_inline_text(token))
+        elif token.type in ("fence", "code_block"):
+            parts.append(token.content)
+        elif token.type == "html_block":
+            parts.append(html_to_text(token.content))
+        if token.block and token.nesting == -1 or token.type in ("fence", "code_block"):
+            parts.append("\n")
+    return _tidy("".join(parts))
+
+
+def _inline_text(token) -> str:
+    parts: list[str] = []
+    for child in token.children or ():
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type == "image":
+            parts.append(child.content)  # the alt text
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+        elif child.type == "html_inline" and child.content.startswith("<br"):
+            parts.append("\n")
+    return "".join(parts)
+
+
+class _TextExtractor(HTMLParser):
+    _SKIP = {"script", "style", "template", "noscript"}
+    _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
+              "blockquote", "pre", "table", "section", "article", "ul", "ol", "figure"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Text content of an HTML fragment (scripts, styles and comments dropped)."""
+    if "<" not in html and "&" not in html:
+        return _tidy(html)
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return _tidy("".join(extractor.parts))
+
+
+def _tidy(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    lines = (_WHITESPACE_RUN.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

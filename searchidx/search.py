@@ -1,0 +1,592 @@
+"""Searching an index: the one API the CLI and the web page share.
+
+`Index.open(path)` once, then `search`, `get`, `similar`, `stats` from any number of
+threads. Each thread gets its own Whoosh searcher (the index is opened without mmap, so
+searchers must not be shared) and refreshes it when a writer has committed.
+Everything returned is a plain dataclass; nothing Whoosh escapes this module.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+import time
+from calendar import monthrange
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from whoosh import highlight, index as whoosh_index, qparser, query, sorting
+from whoosh.filedb.filestore import FileStorage
+from whoosh.qparser.common import QueryParserError
+
+from searchidx import indexer
+from searchidx.errors import BadQuery, IndexCorrupt, IndexNotFound, PostNotFound
+from searchidx.schema import NO_YEAR
+from searchidx.store import Store
+
+SORTS = ("relevance", "newest", "oldest")
+MAX_PER_PAGE = 100
+MAX_RESULT_WINDOW = 10_000  # page * per_page: deeper pages cost a full sort
+MAX_QUERY_CHARS = 1_000
+MAX_EXPANSIONS = 200  # terms a wildcard, prefix or fuzzy word may expand to
+FIELD_BOOSTS = {"title": 3.0, "summary": 1.5, "body": 1.0}
+ALL_WORDS_BOOST = 50.0  # posts with every word rank above posts with some of them
+FACETS = ("source", "year", "tag")
+SNIPPET_CHARS = 160
+
+# User-facing field names in queries -> index fields.
+_FIELD_ALIASES = {"tags": ["tag"], "authors": ["author"]}
+_SYNTAX_CHARS = re.compile(r"""[()\[\]{}"'^~*?:+\-!<>=\\/&|]""")
+_MARK_START, _MARK_END = "\x02", "\x03"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: what a results list shows."""
+
+    id: str
+    path: str
+    title: str
+    url: str
+    source: str
+    date: datetime | None
+    tags: tuple[str, ...]
+    authors: tuple[str, ...]
+    summary: str
+    thumbnail: str
+    score: float | None
+    # the snippet as (text, is_match) pieces; render it with `snippet`/`snippet_html`
+    snippet_spans: tuple[tuple[str, bool], ...] = ()
+    duplicates: int = 0  # other copies of this post (same url) folded into this hit
+
+    @property
+    def snippet(self) -> str:
+        return "".join(text for text, _ in self.snippet_spans)
+
+    @property
+    def snippet_html(self) -> str:
+        return "".join(
+            f"<mark>{html.escape(text)}</mark>" if is_match else html.escape(text)
+            for text, is_match in self.snippet_spans
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "title": self.title,
+            "url": self.url or None,
+            "source": self.source or None,
+            "date": _iso(self.date),
+            "tags": list(self.tags),
+            "score": round(self.score, 4) if self.score is not None else None,
+            "snippet": self.snippet,
+            "duplicates": self.duplicates,
+        }
+
+
+@dataclass(frozen=True)
+class Results:
+    query: str
+    total: int
+    page: int
+    per_page: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]]
+    suggestion: str | None = None
+    notice: str | None = None  # e.g. "the query was read as plain words"
+    seconds: float = 0.0
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    def to_json(self) -> dict:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "page": self.page,
+            "per_page": self.per_page,
+            "hits": [hit.to_json() for hit in self.hits],
+            "facets": self.facets,
+            "suggestion": self.suggestion,
+            "notice": self.notice,
+        }
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    """A whole archived post: metadata and text (for `show` and the archived view)."""
+
+    id: str
+    path: str
+    title: str
+    summary: str
+    url: str
+    source: str
+    date: datetime | None
+    tags: tuple[str, ...]
+    authors: tuple[str, ...]
+    thumbnail: str
+    hidden: bool
+    body: str  # plain text
+    markdown: str  # as written
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "path": self.path, "title": self.title, "summary": self.summary,
+            "url": self.url or None, "source": self.source or None, "date": _iso(self.date),
+            "tags": list(self.tags), "authors": list(self.authors),
+            "thumbnail": self.thumbnail or None, "hidden": self.hidden, "body": self.body,
+        }
+
+
+@dataclass(frozen=True)
+class Stats:
+    posts: int
+    sources: dict[str, int]
+    first_date: datetime | None
+    last_date: datetime | None
+    duplicates: int  # posts that share their url with another post
+    hidden: int
+    index_bytes: int
+    updated_at: str | None
+    roots: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "posts": self.posts, "sources": self.sources,
+            "first_date": _iso(self.first_date), "last_date": _iso(self.last_date),
+            "duplicates": self.duplicates, "hidden": self.hidden,
+            "index_bytes": self.index_bytes, "updated_at": self.updated_at, "roots": self.roots,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() + "Z" if value else None
+
+
+class Index:
+    """An open index. Safe to share between threads."""
+
+    def __init__(self, path: Path, ix) -> None:
+        self.path = path
+        self._ix = ix
+        self._local = threading.local()
+
+    @classmethod
+    def open(cls, path: str | Path) -> Index:
+        path = Path(path).expanduser().absolute()
+        if not whoosh_index.exists_in(str(path)):
+            raise IndexNotFound(
+                f"no index at {path}; create it with `searchidx --index {path} index ARCHIVE`"
+            )
+        try:
+            ix = FileStorage(str(path), supports_mmap=False).open_index()
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the fix is the same
+            raise IndexCorrupt(
+                f"the index at {path} cannot be opened ({exc}); rebuild it with "
+                f"`searchidx --index {path} index --rebuild`"
+            ) from exc
+        return cls(path, ix)
+
+    def update(self, roots: Sequence[str | Path] | None = None, **options) -> indexer.IndexReport:
+        """Sync the index with the archive folders (see `indexer.update`)."""
+        return indexer.update(self.path, roots, **options)
+
+    # --- per-thread resources ---
+    def _searcher(self):
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is None:
+            searcher = self._ix.searcher()
+        elif not searcher.up_to_date():
+            searcher = searcher.refresh()
+        self._local.searcher = searcher
+        return searcher
+
+    def _store(self) -> Store:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = Store(self.path)
+        return store
+
+    # --- search ---
+    def search(
+        self,
+        text: str = "",
+        *,
+        source: Sequence[str] = (),
+        tag: Sequence[str] = (),
+        author: Sequence[str] = (),
+        since: str | None = None,
+        until: str | None = None,
+        sort: str = "relevance",
+        page: int = 1,
+        per_page: int = 10,
+        include_hidden: bool = False,
+        facets: bool = True,
+        snippets: bool = True,
+    ) -> Results:
+        """Ranked search. Never fails on query syntax: see `Results.notice`."""
+        started = time.perf_counter()
+        _check_paging(sort, page, per_page)
+        text = text or ""
+        if len(text) > MAX_QUERY_CHARS:
+            raise BadQuery(f"the query is longer than {MAX_QUERY_CHARS} characters")
+        searcher = self._searcher()
+        filter_query = _filter_query(source, tag, author, since, until)
+        user_query, notice = self._parse(searcher, text)
+        if user_query is None:
+            user_query, sort = query.Every(), ("newest" if sort == "relevance" else sort)
+
+        # Filters go into the query itself: Whoosh 2.7.5 skips collapsing when search()
+        # is given filter= or mask= (FilterCollector bypasses the CollapseCollector).
+        if filter_query is not None:
+            user_query = query.Require(user_query, filter_query)
+        if not include_hidden:
+            user_query = query.AndNot(user_query, query.Term("hidden", True))
+        options: dict = {
+            "limit": page * per_page,
+            "collapse": sorting.FieldFacet("url_key"),
+            "collapse_order": sorting.FieldFacet("length", reverse=True),
+        }
+        if sort != "relevance":
+            options["sortedby"] = _date_order(sort)
+        # Counting through a facet also gives the total after collapsing duplicates;
+        # len(results) fails with collapse and a filter in Whoosh 2.7.5.
+        grouped = {"source": sorting.FieldFacet("source_name")}
+        if facets:
+            grouped["year"] = sorting.FieldFacet("year")
+            grouped["tag"] = sorting.FieldFacet("tags", allow_overlap=True)
+        results = searcher.search(user_query, groupedby=grouped, maptype=sorting.Count, **options)
+        total = sum(results.groups("source").values())
+        facet_counts = {name: _facet(results.groups(name)) for name in FACETS} if facets else {}
+        shown = results[(page - 1) * per_page : page * per_page]
+        bodies = self._store().get_bodies(h["content_hash"] for h in shown) if snippets else {}
+        results.formatter = _SpanFormatter()
+        results.fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=50)
+        results.fragmenter.charlimit = None
+        hits = [
+            _to_hit(h, results, bodies.get(h["content_hash"], ""), highlight_it=text.strip() != "",
+                    scored=sort == "relevance")
+            for h in shown
+        ]
+        suggestion = self._suggest(searcher, text) if total < 3 and text.strip() else None
+        return Results(
+            query=text, total=total, page=page, per_page=per_page, hits=hits,
+            facets=facet_counts, suggestion=suggestion, notice=notice,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _parse(self, searcher, text: str) -> tuple[query.Query | None, str | None]:
+        """The user's text as a Whoosh query, leniently. None means "no query"."""
+        if not text.strip():
+            return None, None
+        schema = searcher.schema
+        try:
+            strict = _parser(schema, qparser.AndGroup).parse(text)
+            errors = [node.error for node in strict.leaves() if getattr(node, "error", None)]
+            if errors:
+                raise QueryParserError(str(errors[0]))
+            loose = _parser(schema, qparser.OrGroup).parse(text)
+            notice = None
+        except (ValueError, QueryParserError) as exc:  # WHOOSH.md B4
+            words = _SYNTAX_CHARS.sub(" ", text)
+            if not words.strip():
+                return None, "the query has no words to search for; showing the newest posts"
+            strict = _parser(schema, qparser.AndGroup, plain=True).parse(words)
+            loose = _parser(schema, qparser.OrGroup, plain=True).parse(words)
+            notice = f"the query syntax could not be used ({_short(exc)}); searched for the words"
+        if strict is query.NullQuery:
+            return None, "the query has no words to search for; showing the newest posts"
+        strict, capped = _cap_expansions(strict, searcher.reader())
+        loose, _ = _cap_expansions(loose, searcher.reader())
+        if capped:
+            notice = f"a wildcard or fuzzy word matched too many words; used the first {MAX_EXPANSIONS}"
+        if strict == loose:
+            return strict, notice
+        return query.Or([strict.with_boost(ALL_WORDS_BOOST), loose]), notice
+
+    def _suggest(self, searcher, text: str) -> str | None:
+        """A 'did you mean' for words that are not in the archive."""
+        corrector = searcher.corrector("spell")
+        reader = searcher.reader()
+        changed = False
+        words = []
+        for word in re.split(r"(\s+)", text):
+            bare = word.lower()
+            if bare.isalpha() and len(bare) > 2 and reader.doc_frequency("spell", bare) == 0:
+                found = corrector.suggest(bare, limit=1, maxdist=2)
+                if found:
+                    words.append(found[0])
+                    changed = True
+                    continue
+            words.append(word)
+        return "".join(words) if changed else None
+
+    # --- single posts ---
+    def get(self, post_id: str) -> PostRecord:
+        fields = self._searcher().document(id=post_id)
+        if fields is None:
+            raise PostNotFound(f"no post with id {post_id!r}")
+        stored = self._store().get_text(fields["content_hash"])
+        return PostRecord(
+            id=fields["id"], path=fields["path"], title=fields.get("title", ""),
+            summary=fields.get("summary", ""), url=fields.get("url", ""),
+            source=fields.get("source_name", ""), date=fields.get("date"),
+            tags=_split(fields.get("tags")), authors=_split(fields.get("authors")),
+            thumbnail=fields.get("thumbnail", ""), hidden=fields.get("hidden", False),
+            body=stored.body if stored else "", markdown=stored.markdown if stored else "",
+        )
+
+    def similar(self, post_id: str, limit: int = 5, include_hidden: bool = False) -> list[Hit]:
+        """Posts like this one: more-like-this over its title, summary and body."""
+        post = self.get(post_id)
+        searcher = self._searcher()
+        docnum = searcher.document_number(id=post_id)
+        text = f"{post.title}\n{post.summary}\n{post.body}"
+        results = searcher.more_like(
+            docnum, "body", text=text, top=limit + 5, numterms=20,
+            filter=None if include_hidden else query.Not(query.Term("hidden", True)),
+        )
+        own_url = searcher.stored_fields(docnum).get("url")
+        hits = [
+            _to_hit(h, results, "", highlight_it=False, scored=True) for h in results
+            if not (own_url and h.get("url") == own_url)
+        ]
+        return hits[:limit]
+
+    def stats(self) -> Stats:
+        searcher = self._searcher()
+        everything = searcher.search(
+            query.Every(), limit=1, maptype=sorting.Count,
+            groupedby={"source": sorting.FieldFacet("source_name"),
+                       "url": sorting.FieldFacet("url_key")},
+        )
+        sources = _facet(everything.groups("source"))
+        dated = query.Term("undated", "0")
+        first = searcher.search(dated, sortedby="date", limit=1)
+        last = searcher.search(dated, sortedby="date", reverse=True, limit=1)
+        store = self._store()
+        return Stats(
+            posts=searcher.doc_count(),
+            sources=sources,
+            first_date=first[0]["date"] if first else None,
+            last_date=last[0]["date"] if last else None,
+            duplicates=sum(n for n in everything.groups("url").values() if n > 1),
+            hidden=len(searcher.search(query.Term("hidden", True), limit=None)),
+            index_bytes=sum(p.stat().st_size for p in self.path.iterdir() if p.is_file()),
+            updated_at=store.meta("updated_at"),
+            roots=list(store.meta("roots") or []),
+        )
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+def _parser(schema, group, plain: bool = False) -> qparser.QueryParser:
+    parser = qparser.MultifieldParser(
+        list(FIELD_BOOSTS), schema, fieldboosts=FIELD_BOOSTS, group=group
+    )
+    if plain:
+        parser.remove_plugin_class(qparser.FieldsPlugin)
+        parser.remove_plugin_class(qparser.WildcardPlugin)
+        return parser
+    parser.add_plugin(qparser.FieldAliasPlugin(_FIELD_ALIASES))
+    parser.add_plugin(qparser.PlusMinusPlugin())
+    parser.add_plugin(qparser.FuzzyTermPlugin())
+    return parser
+
+
+def _cap_expansions(q: query.Query, reader) -> tuple[query.Query, bool]:
+    """Replace wildcard/prefix/fuzzy words that expand to too many terms by their first
+    MAX_EXPANSIONS terms, so no query can walk the whole lexicon on every request."""
+    capped = False
+
+    def visit(node: query.Query) -> query.Query:
+        nonlocal capped
+        if isinstance(node, query.Every):
+            return query.Every()  # a field-less Every is a doc range, not a lexicon walk
+        if isinstance(node, query.MultiTerm):
+            terms = []
+            for term in node._btexts(reader):
+                terms.append(term)
+                if len(terms) > MAX_EXPANSIONS:
+                    capped = True
+                    return query.Or(
+                        [query.Term(node.field(), t) for t in terms[:MAX_EXPANSIONS]],
+                        boost=node.boost,
+                    )
+            return node
+        return node.apply(visit)
+
+    return visit(q), capped
+
+
+def _check_paging(sort: str, page: int, per_page: int) -> None:
+    if sort not in SORTS:
+        raise BadQuery(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
+    if not isinstance(page, int) or page < 1:
+        raise BadQuery(f"page must be 1 or more, not {page!r}")
+    if not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
+        raise BadQuery(f"per_page must be between 1 and {MAX_PER_PAGE}, not {per_page!r}")
+    if page * per_page > MAX_RESULT_WINDOW:
+        raise BadQuery(
+            f"page {page} is too deep: at most {MAX_RESULT_WINDOW} results can be paged through;"
+            " narrow the search instead"
+        )
+
+
+def parse_day(value: str, *, end: bool, option: str = "date") -> datetime:
+    """`2023`, `2023-04` or `2023-04-27` as the first (or, with end, last) moment it covers."""
+    match = re.fullmatch(r"(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?", value.strip())
+    try:
+        if not match or (match.group(3) and not match.group(2)):
+            raise ValueError
+        year = int(match.group(1))
+        month = int(match.group(2) or (12 if end else 1))
+        last_day = monthrange(year, month)[1]
+        day = int(match.group(3) or (last_day if end else 1))
+        if end:
+            return datetime(year, month, day, 23, 59, 59, 999999)
+        return datetime(year, month, day)
+    except (ValueError, TypeError):
+        raise BadQuery(
+            f"{option}: {value!r} is not a date; use 2023, 2023-04 or 2023-04-27"
+        ) from None
+
+
+def _filter_query(source, tag, author, since, until) -> query.Query | None:
+    parts: list[query.Query] = []
+    if source:
+        parts.append(query.Or([query.Term("source_name", s) for s in source]))
+    for t in tag:
+        parts.append(query.Term("tags", t.strip().lower()))
+    for a in author:
+        parts.append(query.Term("authors", a.strip().lower()))
+    if since or until:
+        start = parse_day(since, end=False, option="since") if since else None
+        stop = parse_day(until, end=True, option="until") if until else None
+        if start and stop and start > stop:
+            raise BadQuery(f"since ({since}) is after until ({until})")
+        parts.append(query.DateRange("date", start, stop))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else query.And(parts)
+
+
+def _date_order(sort: str) -> sorting.MultiFacet:
+    # Undated posts sort last either way, rather than vanishing or coming first.
+    return sorting.MultiFacet([
+        sorting.FieldFacet("undated"),
+        sorting.FieldFacet("date", reverse=(sort == "newest")),
+    ])
+
+
+def _facet(groups: dict) -> dict[str, int]:
+    counts = {str(k): v for k, v in groups.items() if k not in (None, "", NO_YEAR)}
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(v for v in (value or "").split(",") if v)
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+
+
+class _SpanFormatter(highlight.Formatter):
+    """Marks matched words with control characters; `_spans` turns them into pieces."""
+
+    between = " … "
+
+    def format_token(self, text, token, replace=False):
+        return _MARK_START + highlight.get_text(text, token, replace) + _MARK_END
+
+
+def _spans(marked: str) -> tuple[tuple[str, bool], ...]:
+    spans = []
+    for piece in re.split(f"({_MARK_START}[^{_MARK_END}]*{_MARK_END})", marked):
+        if piece.startswith(_MARK_START):
+            spans.append((piece[1:-1], True))
+        elif piece:
+            spans.append((piece, False))
+    return tuple(spans)
+
+
+def _query_words(results) -> list[str]:
+    words = getattr(results, "_searchidx_words", None)
+    if words is None:
+        words = sorted(
+            {text.decode("utf-8") if isinstance(text, bytes) else str(text)
+             for field, text in results.q.iter_all_terms() if field in FIELD_BOOSTS},
+            key=len, reverse=True,
+        )
+        results._searchidx_words = words
+    return words
+
+
+def _snippet_window(text: str, words: list[str], size: int = 1200) -> str:
+    """The part of a long text where the query words cluster.
+
+    Whoosh's highlighter analyses all the text it is given, which costs ~20 ms on a long
+    post; a cheap scan for the (stemmed) words picks the stretch worth analysing.
+    """
+    if len(text) <= size or not words:
+        return text[: size * 2]
+    pattern = re.compile("|".join(re.escape(w) for w in words if w), re.IGNORECASE)
+    starts = []
+    for match in pattern.finditer(text):
+        starts.append((match.start(), match.group().lower()))
+        if len(starts) >= 200:
+            break
+    if not starts:
+        return text[:size]
+    best, best_distinct = starts[0][0], 0
+    for i, (start, _) in enumerate(starts):
+        distinct = {w for pos, w in starts[i:] if pos < start + size // 2}
+        if len(distinct) > best_distinct:
+            best, best_distinct = start, len(distinct)
+    begin = max(0, best - size // 4)
+    begin = text.rfind(" ", 0, begin) + 1 if begin else 0
+    return text[begin : begin + size]
+
+
+def _to_hit(hit, results, body: str, *, highlight_it: bool, scored: bool) -> Hit:
+    fields = hit.fields()
+    summary = fields.get("summary", "")
+    spans: tuple[tuple[str, bool], ...] = ()
+    if highlight_it:
+        for name, text in (("body", body), ("summary", summary)):
+            if text:
+                window = _snippet_window(text, _query_words(results))
+                marked = hit.highlights(name, text=window, top=2)
+                if marked:
+                    spans = _spans(" ".join(marked.split()))
+                    break
+    if not spans:
+        lead = summary or body
+        lead = " ".join(lead[: SNIPPET_CHARS * 2].split())
+        if len(lead) > SNIPPET_CHARS:
+            lead = lead[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+        spans = ((lead, False),) if lead else ()
+    return Hit(
+        id=fields["id"], path=fields["path"], title=fields.get("title", ""),
+        url=fields.get("url", ""), source=fields.get("source_name", ""),
+        date=fields.get("date"), tags=_split(fields.get("tags")),
+        authors=_split(fields.get("authors")), summary=summary,
+        thumbnail=fields.get("thumbnail", ""),
+        score=hit.score if scored else None,
+        snippet_spans=spans,
+        duplicates=getattr(results, "collapsed_counts", {}).get(_collapse_key(hit), 0),
+    )
+
+
+def _collapse_key(hit) -> str | None:
+    reader = hit.searcher.reader()
+    if not reader.has_column("url_key"):
+        return None
+    return reader.column_reader("url_key")[hit.docnum]

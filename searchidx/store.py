@@ -1,0 +1,143 @@
+"""The side store next to the Whoosh index: one SQLite file.
+
+Whoosh pickles stored fields per document, which makes a stored body slow to write and
+large on disk (WHOOSH.md section 9). Bodies live here instead, compressed, keyed by the
+content hash of the file they came from. The store also records what the index holds per
+file (mtime, size, hash) so a re-sync is a table scan, and the roots and last update.
+
+Crash safety: texts are written before the Whoosh commit and removed only after it, and
+`files` is written after it. A run killed in between leaves texts nobody uses (removed
+next time) or a `files` table behind the index (the next run re-does those files).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+STORE_NAME = "searchidx.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS texts (
+    hash TEXT PRIMARY KEY,
+    body BLOB NOT NULL,      -- zlib: plain text, for snippets and similar posts
+    markdown BLOB NOT NULL   -- zlib: the body as written, for the archived view
+);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL      -- JSON
+);
+"""
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the index holds for one file."""
+
+    path: str
+    id: str
+    mtime_ns: int
+    size: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class StoredText:
+    body: str
+    markdown: str
+
+
+class Store:
+    """One connection to the side store. Not shared between threads."""
+
+    def __init__(self, index_dir: str | Path) -> None:
+        self.path = Path(index_dir) / STORE_NAME
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- texts ---
+    def put_texts(self, texts: Iterable[tuple[str, str, str]]) -> None:
+        """Store (hash, body, markdown) rows in one transaction."""
+        rows = (
+            (h, zlib.compress(body.encode("utf-8", "surrogatepass"), 1),
+             zlib.compress(markdown.encode("utf-8", "surrogatepass"), 1))
+            for h, body, markdown in texts
+        )
+        with self._transaction():
+            self._db.executemany("INSERT OR IGNORE INTO texts VALUES (?, ?, ?)", rows)
+
+    def get_text(self, content_hash: str) -> StoredText | None:
+        row = self._db.execute(
+            "SELECT body, markdown FROM texts WHERE hash = ?", (content_hash,)
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredText(*(zlib.decompress(b).decode("utf-8", "surrogatepass") for b in row))
+
+    def get_bodies(self, hashes: Iterable[str]) -> dict[str, str]:
+        hashes = list(set(hashes))
+        if not hashes:
+            return {}
+        marks = ",".join("?" * len(hashes))
+        rows = self._db.execute(f"SELECT hash, body FROM texts WHERE hash IN ({marks})", hashes)
+        return {h: zlib.decompress(b).decode("utf-8", "surrogatepass") for h, b in rows}
+
+    # --- files ---
+    def files(self) -> dict[str, FileState]:
+        rows = self._db.execute("SELECT path, id, mtime_ns, size, hash FROM files")
+        return {row[0]: FileState(*row) for row in rows}
+
+    def record_sync(
+        self, indexed: Iterable[FileState], removed: Iterable[str], meta: dict[str, object]
+    ) -> None:
+        """After a Whoosh commit: record what the index now holds, drop unused texts."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                ((f.path, f.id, f.mtime_ns, f.size, f.hash) for f in indexed),
+            )
+            self._db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in removed))
+            self._db.execute("DELETE FROM texts WHERE hash NOT IN (SELECT hash FROM files)")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                ((key, json.dumps(value)) for key, value in meta.items()),
+            )
+
+    def clear(self) -> None:
+        with self._transaction():
+            self._db.execute("DELETE FROM files")
+            self._db.execute("DELETE FROM texts")
+
+    def meta(self, key: str, default: object = None) -> object:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

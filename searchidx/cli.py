@@ -40,7 +40,8 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
-    envvar="SEARCHIDX_INDEX", default=default_index_dir, show_default="~/.local/share/searchidx/index",
+    envvar="SEARCHIDX_INDEX", default=default_index_dir,
+    show_default="~/.local/share/searchidx/index",
     help="Where the index lives (also $SEARCHIDX_INDEX).",
 )
 @click.version_option(__version__, prog_name="searchidx")
@@ -66,7 +67,8 @@ def _print_json(data: dict) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Start the index over from scratch.")
 @click.option("--jobs", type=click.IntRange(1, 64), help="Parser processes (default: all cores).")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--config", "config_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A searchidx.toml to use instead of the one in each archive root.")
 @click.option("--strict", is_flag=True, help="Exit 1 if any file was skipped.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")

@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 
 from searchidx.config import CONFIG_NAME, Config, load_config
 from searchidx.errors import IndexLocked, PostError, SearchIdxError
 from searchidx.posts import Post, read_post
-from searchidx.schema import PostSchema, to_document
+from searchidx.schema import SCHEMA_VERSION, PostSchema, to_document
 from searchidx.store import STORE_NAME, FileState, Store
 
 LOCK_NAME = "writer.lock"
@@ -150,11 +149,15 @@ class _WriterLock:
 
 def _open_or_create(index_dir: Path, rebuild: bool, store: Store, report: IndexReport):
     storage = FileStorage(str(index_dir), supports_mmap=False)
-    if not rebuild and whoosh_index.exists_in(str(index_dir)):
-        try:
-            return storage.open_index(schema=None)
-        except Exception as exc:  # noqa: BLE001 - any failure to open means: rebuild the cache
-            report.rebuilt_because = f"the index could not be opened ({exc}); rebuilt it"
+    if not rebuild and has_index(index_dir):
+        built_by = store.meta("schema_version")
+        if built_by != SCHEMA_VERSION:
+            report.rebuilt_because = "the index was built by another searchidx version; rebuilt it"
+        else:
+            try:
+                return storage.open_index()
+            except Exception as exc:  # noqa: BLE001 - any failure to open means: rebuild
+                report.rebuilt_because = f"the index could not be opened ({exc}); rebuilt it"
     for entry in index_dir.iterdir():
         if entry.name in (LOCK_NAME, STORE_NAME) or entry.name.startswith(STORE_NAME):
             continue
@@ -163,7 +166,15 @@ def _open_or_create(index_dir: Path, rebuild: bool, store: Store, report: IndexR
         else:
             entry.unlink()
     store.clear()
-    return storage.create_index(PostSchema())
+    ix = storage.create_index(PostSchema())
+    store.set_meta({"schema_version": SCHEMA_VERSION})
+    return ix
+
+
+def has_index(index_dir: Path) -> bool:
+    """Whether a Whoosh index was ever committed here (without unpickling its schema,
+    which fails if the analyzers changed: that is a reason to rebuild, not to crash)."""
+    return any(p.name.startswith("_MAIN_") and p.name.endswith(".toc") for p in index_dir.iterdir())
 
 
 # --- scanning -------------------------------------------------------------------------
@@ -171,7 +182,7 @@ def _open_or_create(index_dir: Path, rebuild: bool, store: Store, report: IndexR
 def _check_roots(roots: Iterable[str | Path]) -> list[Path]:
     paths = []
     for root in roots:
-        path = Path(root).expanduser().absolute()
+        path = Path(os.path.abspath(Path(root).expanduser()))
         if not path.exists():
             raise SearchIdxError(f"{root}: no such file or folder")
         paths.append(path)

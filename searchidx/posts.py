@@ -280,9 +280,9 @@ def _inline_text(token) -> str:
             parts.append(child.content)
         elif child.type == "image":
             parts.append(child.content)  # the alt text
-        elif child.type in ("softbreak", "hardbreak"):
-            parts.append("\n")
-        elif child.type == "html_inline" and child.content.startswith("<br"):
+        elif child.type in ("softbreak", "hardbreak") or (
+            child.type == "html_inline" and child.content.startswith("<br")
+        ):
             parts.append("\n")
     return "".join(parts)
 

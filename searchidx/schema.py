@@ -11,17 +11,13 @@ import unicodedata
 from urllib.parse import urlsplit
 
 from whoosh import fields
-from whoosh.analysis import (
-    CharsetFilter,
-    Filter,
-    LowercaseFilter,
-    RegexTokenizer,
-    StemFilter,
-    StopFilter,
-)
+from whoosh.analysis import Filter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.support.charset import accent_map
 
 from searchidx.posts import Post
+
+# Bump when fields or analyzers change: older indexes are then rebuilt, not misread.
+SCHEMA_VERSION = 1
 
 # Words, with research tokens kept whole: GPT-4, state-of-the-art, GPT-3.5, C++, C#.
 WORD_PATTERN = r"\w+(?:['’]\w+)?(?:[-./+]\w+(?:['’]\w+)?)*(?:\+\+|#)?"
@@ -36,92 +32,80 @@ _IS_CJK = re.compile(rf"[{_CJK}]")
 
 
 class ResearchTokenFilter(Filter):
-    """Makes compounds findable by their parts without losing the exact compound.
+    """Normalises words and makes research tokens and CJK text findable.
 
-    Indexing `GPT-4` yields `gpt-4`, `gpt4`, `gpt`, `4`, so the queries `GPT-4`, `GPT4`
-    and `GPT` all find it. A query keeps the compound whole, so `GPT-4` does not turn
-    into "gpt or 4". Positions advance with the parts, so phrases still match.
+    - Case, Unicode compatibility forms (full-width Ｇ) and accents are folded.
+    - Indexing `GPT-4` yields `gpt-4`, `gpt4`, `gpt`, `4`, so the queries `GPT-4`, `GPT4`
+      and `GPT` all find it; a query keeps the compound whole, so `GPT-4` does not turn
+      into "gpt or 4". Parts take successive positions, so phrases still match.
+    - Chinese, Japanese and Korean have no spaces, so runs of those characters are split
+      into overlapping bigrams (as Lucene's CJKBigramFilter does), and a query word
+      inside a sentence still matches.
+
+    One filter rather than a chain of three: analysis is most of the indexing time and
+    every filter in a Whoosh chain costs a generator step per token.
     """
 
     def __call__(self, tokens):
-        shift = 0  # positions added by earlier compounds split into parts
+        shift = 0  # positions added so far by tokens split into several
         for t in tokens:
+            text = t.text.lower()
+            if not text.isascii():
+                text = unicodedata.normalize("NFKC", text).translate(accent_map)
             if t.positions:
                 t.pos += shift
-            parts = [p for p in _COMPOUND_SPLIT.split(t.text) if p]
-            yield t
-            if t.mode == "query" or len(parts) < 2:
-                continue
-            start = t.pos if t.positions else 0
-            t.text = "".join(parts)
-            yield t
-            for offset, part in enumerate(parts):
-                t.text = part
-                if t.positions:
-                    t.pos = start + offset
+            if text.isalnum() and (text.isascii() or not _IS_CJK.search(text)):
+                t.text = text  # the common case: a plain word
                 yield t
-            shift += len(parts) - 1
-
-
-class CJKBigramFilter(Filter):
-    """Splits runs of Chinese, Japanese or Korean characters into overlapping bigrams.
-
-    These scripts have no spaces, so a whole sentence would otherwise be one token and
-    a query word inside it would never match. Same approach as Lucene's CJKBigramFilter.
-    """
-
-    def __call__(self, tokens):
-        shift = 0  # positions added by earlier runs split into several bigrams
-        for t in tokens:
-            if t.positions:
-                t.pos += shift
-            if not _IS_CJK.search(t.text):
+            elif _IS_CJK.search(text):
+                shift += yield from _cjk_bigrams(t, text)
+            else:
+                parts = [p for p in _COMPOUND_SPLIT.split(text) if p]
+                t.text = text
                 yield t
-                continue
-            start_pos = t.pos if t.positions else 0
-            start_char = t.startchar if t.chars else 0
-            pieces = []  # (text, offset of its first character in the token)
-            offset = 0
-            for run in _CJK_RUNS.findall(t.text):
-                if _IS_CJK.match(run) and len(run) > 1:
-                    pieces.extend((run[i : i + 2], offset + i) for i in range(len(run) - 1))
-                else:
-                    pieces.append((run, offset))
-                offset += len(run)
-            for number, (piece, char_offset) in enumerate(pieces):
-                t.text = piece
-                if t.positions:
-                    t.pos = start_pos + number
-                if t.chars:
-                    t.startchar = start_char + char_offset
-                    t.endchar = t.startchar + len(piece)
+                if t.mode == "query" or len(parts) < 2:
+                    continue
+                start = t.pos if t.positions else 0
+                t.text = "".join(parts)
                 yield t
-            shift += len(pieces) - 1
+                for offset, part in enumerate(parts):
+                    t.text = part
+                    if t.positions:
+                        t.pos = start + offset
+                    yield t
+                shift += len(parts) - 1
 
 
-class NFKCFilter(Filter):
-    """Unicode compatibility folding: full-width Ｇ and ligatures match their plain forms."""
-
-    def __call__(self, tokens):
-        for t in tokens:
-            if not t.text.isascii():
-                t.text = unicodedata.normalize("NFKC", t.text)
-            yield t
+def _cjk_bigrams(t, text: str):
+    """Yield the token split into CJK bigrams and other runs; return the extra positions."""
+    start_pos = t.pos if t.positions else 0
+    start_char = t.startchar if t.chars else 0
+    pieces = []  # (text, offset of its first character in the token)
+    offset = 0
+    for run in _CJK_RUNS.findall(text):
+        if _IS_CJK.match(run) and len(run) > 1:
+            pieces.extend((run[i : i + 2], offset + i) for i in range(len(run) - 1))
+        else:
+            pieces.append((run, offset))
+        offset += len(run)
+    for number, (piece, char_offset) in enumerate(pieces):
+        t.text = piece
+        if t.positions:
+            t.pos = start_pos + number
+        if t.chars:
+            t.startchar = start_char + char_offset
+            t.endchar = t.startchar + len(piece)
+        yield t
+    return len(pieces) - 1
 
 
 def text_analyzer(stem: bool = True):
     """Analysis for prose fields: research tokens, case and accent folding, CJK bigrams,
     English stop words and Snowball stemming (not Whoosh's default Porter: bug B8)."""
-    chain = (
-        RegexTokenizer(WORD_PATTERN)
-        | NFKCFilter()
-        | LowercaseFilter()
-        | ResearchTokenFilter()
-        | CJKBigramFilter()
-        | CharsetFilter(accent_map)
-    )
+    chain = RegexTokenizer(WORD_PATTERN) | ResearchTokenFilter()
     if stem:
-        chain = chain | StopFilter(lang="en", renumber=False) | StemFilter(lang="en", cachesize=50000)
+        # cachesize=-1: an unbounded stem cache; the LRU one is slow (WHOOSH.md section 7)
+        chain = chain | StopFilter(lang="en", renumber=False) | StemFilter(lang="en", cachesize=-1)
     return chain
 
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from whoosh import highlight, index as whoosh_index, qparser, query, sorting
+from whoosh import highlight, qparser, query, scoring, sorting
 from whoosh.filedb.filestore import FileStorage
 from whoosh.qparser.common import QueryParserError
 
 from searchidx import indexer
 from searchidx.errors import BadQuery, IndexCorrupt, IndexNotFound, PostNotFound
-from searchidx.schema import NO_YEAR
+from searchidx.schema import NO_YEAR, SCHEMA_VERSION
 from searchidx.store import Store
 
 SORTS = ("relevance", "newest", "oldest")
@@ -34,6 +34,8 @@ MAX_QUERY_CHARS = 1_000
 MAX_EXPANSIONS = 200  # terms a wildcard, prefix or fuzzy word may expand to
 FIELD_BOOSTS = {"title": 3.0, "summary": 1.5, "body": 1.0}
 ALL_WORDS_BOOST = 50.0  # posts with every word rank above posts with some of them
+# Whoosh's defaults; benchmarks/relevance.py measures the alternatives.
+WEIGHTING = scoring.BM25F(B=0.75, K1=1.2)
 FACETS = ("source", "year", "tag")
 SNIPPET_CHARS = 160
 
@@ -180,16 +182,24 @@ class Index:
     @classmethod
     def open(cls, path: str | Path) -> Index:
         path = Path(path).expanduser().absolute()
-        if not whoosh_index.exists_in(str(path)):
+        if not path.is_dir() or not indexer.has_index(path):
             raise IndexNotFound(
                 f"no index at {path}; create it with `searchidx --index {path} index ARCHIVE`"
             )
+        rebuild_hint = f"rebuild it with `searchidx --index {path} index`"
+        store = Store(path)
+        try:
+            if store.meta("schema_version") != SCHEMA_VERSION:
+                raise IndexCorrupt(
+                    f"the index at {path} was built by another searchidx version; {rebuild_hint}"
+                )
+        finally:
+            store.close()
         try:
             ix = FileStorage(str(path), supports_mmap=False).open_index()
         except Exception as exc:  # noqa: BLE001 - whatever broke, the fix is the same
             raise IndexCorrupt(
-                f"the index at {path} cannot be opened ({exc}); rebuild it with "
-                f"`searchidx --index {path} index --rebuild`"
+                f"the index at {path} cannot be opened ({exc}); {rebuild_hint}"
             ) from exc
         return cls(path, ix)
 
@@ -201,7 +211,7 @@ class Index:
     def _searcher(self):
         searcher = getattr(self._local, "searcher", None)
         if searcher is None:
-            searcher = self._ix.searcher()
+            searcher = self._ix.searcher(weighting=WEIGHTING)
         elif not searcher.up_to_date():
             searcher = searcher.refresh()
         self._local.searcher = searcher
@@ -305,7 +315,10 @@ class Index:
         strict, capped = _cap_expansions(strict, searcher.reader())
         loose, _ = _cap_expansions(loose, searcher.reader())
         if capped:
-            notice = f"a wildcard or fuzzy word matched too many words; used the first {MAX_EXPANSIONS}"
+            notice = (
+                "a wildcard or fuzzy word matched too many words; "
+                f"used the first {MAX_EXPANSIONS}"
+            )
         if strict == loose:
             return strict, notice
         return query.Or([strict.with_boost(ALL_WORDS_BOOST), loose]), notice

@@ -114,15 +114,19 @@ class Store:
             )
             self._db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in removed))
             self._db.execute("DELETE FROM texts WHERE hash NOT IN (SELECT hash FROM files)")
-            self._db.executemany(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                ((key, json.dumps(value)) for key, value in meta.items()),
-            )
+        self.set_meta(meta)
 
     def clear(self) -> None:
         with self._transaction():
             self._db.execute("DELETE FROM files")
             self._db.execute("DELETE FROM texts")
+
+    def set_meta(self, values: dict[str, object]) -> None:
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                ((key, json.dumps(value)) for key, value in values.items()),
+            )
 
     def meta(self, key: str, default: object = None) -> object:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -68,6 +68,7 @@ class IndexReport:
 @dataclass(frozen=True)
 class _Candidate:
     path: str
+    key: str  # archive folder name + path inside it: what the post id is made from
     mtime_ns: int
     size: int
     aliases: dict[str, tuple[str, ...]]
@@ -192,14 +193,21 @@ def _check_roots(roots: Iterable[str | Path]) -> list[Path]:
 def _scan(roots: list[Path], config_path: Path | None) -> dict[str, _Candidate]:
     """Every post file under the roots, with its stat. Hidden folders are skipped."""
     found: dict[str, _Candidate] = {}
+    keys: set[str] = set()
     for root in roots:
-        config = load_config(config_path or (root if root.is_dir() else root.parent) / CONFIG_NAME)
+        folder = root if root.is_dir() else root.parent
+        config = load_config(config_path or folder / CONFIG_NAME)
         for path in _walk(root, config):
             try:
                 st = path.stat()
             except OSError:
                 continue  # vanished since listed
-            found[str(path)] = _Candidate(str(path), st.st_mtime_ns, st.st_size, config.aliases)
+            key = f"{folder.name}/{path.relative_to(folder).as_posix()}"
+            if key in keys:  # two archive folders of the same name: fall back to the path
+                key = str(path)
+            keys.add(key)
+            found[str(path)] = _Candidate(str(path), key, st.st_mtime_ns, st.st_size,
+                                          config.aliases)
     return found
 
 
@@ -246,6 +254,9 @@ def _sync(ix, store: Store, candidates: dict[str, _Candidate], roots: list[Path]
                 if isinstance(result, PostError):
                     report.skipped.append(Skipped(result.path, result.reason))
                     continue
+                old = known.get(cand.path)
+                if old is not None and old.id != result.id:  # indexed before under another root
+                    writer.delete_by_term("id", old.id)
                 document = to_document(result)
                 (writer.add_document if fresh_build else writer.update_document)(**document)
                 texts.append((result.content_hash, result.body, result.markdown))
@@ -316,7 +327,7 @@ def _parse_batch(batch: list[_Candidate]) -> list[Post | PostError]:
 
 def _parse_one(cand: _Candidate) -> Post | PostError:
     try:
-        post = read_post(cand.path, cand.aliases)
+        post = read_post(cand.path, cand.aliases, cand.key)
     except PostError as exc:
         return exc
     except RecursionError:

@@ -66,30 +66,37 @@ class Post:
     thumbnail: str = ""
     hidden: bool = False
     content_hash: str = field(default="", compare=False)
-
-    @property
-    def id(self) -> str:
-        return post_id(self.path)
+    id: str = ""  # see post_id
 
 
-def post_id(path: str) -> str:
-    """A short stable id for a post, derived from its absolute path."""
-    return hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+def post_id(key: str) -> str:
+    """A short id for a post, from its archive key: the archive folder's name and the
+    path inside it (`corpus/2020-11-30-alphafold.md`). Moving or cloning the archive
+    elsewhere keeps every id, so links to /post/<id> stay valid."""
+    return hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def read_post(path: str | Path, aliases: Mapping[str, tuple[str, ...]] = DEFAULT_ALIASES) -> Post:
-    """Read and parse one post file. Raises PostError with the reason if it cannot."""
+def read_post(
+    path: str | Path,
+    aliases: Mapping[str, tuple[str, ...]] = DEFAULT_ALIASES,
+    key: str | None = None,
+) -> Post:
+    """Read and parse one post file. Raises PostError with the reason if it cannot.
+    `key` names the post for its id; by default its absolute path."""
     path = Path(path).absolute()
     shown = str(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise PostError(shown, f"cannot be read ({exc.strerror or exc})") from exc
-    return parse_post(shown, data, aliases)
+    return parse_post(shown, data, aliases, key)
 
 
 def parse_post(
-    path: str, data: bytes, aliases: Mapping[str, tuple[str, ...]] = DEFAULT_ALIASES
+    path: str,
+    data: bytes,
+    aliases: Mapping[str, tuple[str, ...]] = DEFAULT_ALIASES,
+    key: str | None = None,
 ) -> Post:
     """Parse the bytes of a post file found at `path`."""
     if not data.strip():
@@ -137,6 +144,7 @@ def parse_post(
         thumbnail=_as_text(get("thumbnail")),
         hidden=_is_hidden(meta),
         content_hash=hashlib.sha1(data).hexdigest(),
+        id=post_id(key or path),
     )
 
 

@@ -143,7 +143,8 @@ def search(ctx, query, source, tag, author, since, until, sort, limit, page, inc
         for number, hit in enumerate(results.hits, first + 1):
             _print_hit(number, hit)
         shown = f"{first + 1}-{first + len(results.hits)} of " if results.hits else ""
-        click.echo(f"{shown}{results.total} posts ({results.seconds * 1000:.0f} ms)", err=True)
+        posts = "post" if results.total == 1 else "posts"
+        click.echo(f"{shown}{results.total} {posts} ({results.seconds * 1000:.0f} ms)", err=True)
     ctx.exit(EXIT_FOUND if results.hits else EXIT_NOT_FOUND)
 
 

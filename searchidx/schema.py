@@ -11,16 +11,18 @@ import unicodedata
 from urllib.parse import urlsplit
 
 from whoosh import fields
-from whoosh.analysis import Filter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.analysis import Token, Tokenizer
+from whoosh.lang import stemmer_for_language, stopwords_for_language
 from whoosh.support.charset import accent_map
 
 from searchidx.posts import Post
 
 # Bump when fields or analyzers change: older indexes are then rebuilt, not misread.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Words, with research tokens kept whole: GPT-4, state-of-the-art, GPT-3.5, C++, C#.
 WORD_PATTERN = r"\w+(?:['’]\w+)?(?:[-./+]\w+(?:['’]\w+)?)*(?:\+\+|#)?"
+_WORD = re.compile(WORD_PATTERN)
 _COMPOUND_SPLIT = re.compile(r"[-./+#]+")
 _CJK = (
     r"\u3040-\u30ff"  # hiragana, katakana
@@ -31,82 +33,126 @@ _CJK_RUNS = re.compile(rf"[{_CJK}]+|[^{_CJK}]+")
 _IS_CJK = re.compile(rf"[{_CJK}]")
 
 
-class ResearchTokenFilter(Filter):
-    """Normalises words and makes research tokens and CJK text findable.
+class ResearchAnalyzer(Tokenizer):
+    """The analyzer of every prose field, in one pass over the text.
 
     - Case, Unicode compatibility forms (full-width Ｇ) and accents are folded.
     - Indexing `GPT-4` yields `gpt-4`, `gpt4`, `gpt`, `4`, so the queries `GPT-4`, `GPT4`
       and `GPT` all find it; a query keeps the compound whole, so `GPT-4` does not turn
       into "gpt or 4". Parts take successive positions, so phrases still match.
     - Chinese, Japanese and Korean have no spaces, so runs of those characters are split
-      into overlapping bigrams (as Lucene's CJKBigramFilter does), and a query word
-      inside a sentence still matches.
+      into overlapping bigrams (as Lucene's CJKBigramFilter does): a query word inside a
+      sentence still matches.
+    - With `stem`, English stop words are dropped and words are reduced by the Snowball
+      stemmer (not Whoosh's default Porter stemmer: WHOOSH.md bug B8).
 
-    One filter rather than a chain of three: analysis is most of the indexing time and
-    every filter in a Whoosh chain costs a generator step per token.
+    One class rather than a chain of Whoosh filters because analysis is most of the
+    indexing time and each filter in a chain costs a generator step per token.
     """
 
-    def __call__(self, tokens):
-        shift = 0  # positions added so far by tokens split into several
-        for t in tokens:
-            text = t.text.lower()
+    def __init__(self, stem: bool = True) -> None:
+        self.stem = stem
+        self.is_morph = stem  # tells Whoosh's spelling code that terms are stemmed
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ResearchAnalyzer) and other.stem == self.stem
+
+    def __hash__(self) -> int:
+        return hash((ResearchAnalyzer, self.stem))
+
+    def __getstate__(self) -> dict:
+        return {"stem": self.stem, "is_morph": self.is_morph}  # not the cache
+
+    def __call__(self, value: str, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True, mode="",
+                 **kwargs):
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        t.boost = 1.0
+        t.stopped = False
+        if not tokenize:
+            t.original = t.text = value
+            t.pos, t.startchar, t.endchar = start_pos, start_char, start_char + len(value)
+            yield t
+            return
+        normal = self._normalizer()
+        pos = start_pos
+        for match in _WORD.finditer(value):
+            raw = match.group(0)
+            text = raw.lower()
             if not text.isascii():
                 text = unicodedata.normalize("NFKC", text).translate(accent_map)
-            if t.positions:
-                t.pos += shift
+            if chars:
+                t.startchar, t.endchar = start_char + match.start(), start_char + match.end()
+            if keeporiginal:
+                t.original = raw
+            # (term, position offset, (start, end) within the token or None for all of it)
             if text.isalnum() and (text.isascii() or not _IS_CJK.search(text)):
-                t.text = text  # the common case: a plain word
-                yield t
+                pieces = [(text, 0, None)]  # the common case: a plain word
             elif _IS_CJK.search(text):
-                shift += yield from _cjk_bigrams(t, text)
+                pieces = _cjk_bigrams(text)
             else:
+                pieces = [(text, 0, None)]
                 parts = [p for p in _COMPOUND_SPLIT.split(text) if p]
-                t.text = text
+                if mode != "query" and len(parts) > 1:
+                    pieces.append(("".join(parts), 0, None))
+                    pieces.extend((part, i, None) for i, part in enumerate(parts))
+            width = 1
+            for piece, offset, span in pieces:
+                width = max(width, offset + 1)
+                word = normal(piece)
+                if word is None:
+                    if removestops:
+                        continue
+                    t.stopped, word = True, piece
+                else:
+                    t.stopped = False
+                t.text = word
+                if positions:
+                    t.pos = pos + offset
+                if chars and span is not None:
+                    t.startchar = start_char + match.start() + span[0]
+                    t.endchar = start_char + match.start() + span[1]
                 yield t
-                if t.mode == "query" or len(parts) < 2:
-                    continue
-                start = t.pos if t.positions else 0
-                t.text = "".join(parts)
-                yield t
-                for offset, part in enumerate(parts):
-                    t.text = part
-                    if t.positions:
-                        t.pos = start + offset
-                    yield t
-                shift += len(parts) - 1
+            pos += width
+
+    def _normalizer(self):
+        """piece -> indexed term, or None for a stop word; cached per instance."""
+        normal = getattr(self, "_normal", None)
+        if normal is not None:
+            return normal
+        if not self.stem:
+            def normal(piece: str) -> str:
+                return piece
+        else:
+            stopwords = stopwords_for_language("en")
+            stem = stemmer_for_language("en")
+            cache: dict[str, str | None] = {}
+
+            def normal(piece: str) -> str | None:
+                word = cache.get(piece, "")
+                if word == "":
+                    stopped = len(piece) < 2 or piece in stopwords
+                    word = cache[piece] = None if stopped else stem(piece)
+                return word
+        self._normal = normal
+        return normal
 
 
-def _cjk_bigrams(t, text: str):
-    """Yield the token split into CJK bigrams and other runs; return the extra positions."""
-    start_pos = t.pos if t.positions else 0
-    start_char = t.startchar if t.chars else 0
-    pieces = []  # (text, offset of its first character in the token)
-    offset = 0
+def _cjk_bigrams(text: str) -> list[tuple[str, int, tuple[int, int]]]:
+    """CJK runs as overlapping bigrams, other runs whole: (piece, position, span)."""
+    pieces = []
+    start = 0
     for run in _CJK_RUNS.findall(text):
         if _IS_CJK.match(run) and len(run) > 1:
-            pieces.extend((run[i : i + 2], offset + i) for i in range(len(run) - 1))
+            pieces.extend((run[i : i + 2], (start + i, start + i + 2)) for i in range(len(run) - 1))
         else:
-            pieces.append((run, offset))
-        offset += len(run)
-    for number, (piece, char_offset) in enumerate(pieces):
-        t.text = piece
-        if t.positions:
-            t.pos = start_pos + number
-        if t.chars:
-            t.startchar = start_char + char_offset
-            t.endchar = t.startchar + len(piece)
-        yield t
-    return len(pieces) - 1
+            pieces.append((run, (start, start + len(run))))
+        start += len(run)
+    return [(piece, number, span) for number, (piece, span) in enumerate(pieces)]
 
 
-def text_analyzer(stem: bool = True):
-    """Analysis for prose fields: research tokens, case and accent folding, CJK bigrams,
-    English stop words and Snowball stemming (not Whoosh's default Porter: bug B8)."""
-    chain = RegexTokenizer(WORD_PATTERN) | ResearchTokenFilter()
-    if stem:
-        # cachesize=-1: an unbounded stem cache; the LRU one is slow (WHOOSH.md section 7)
-        chain = chain | StopFilter(lang="en", renumber=False) | StemFilter(lang="en", cachesize=-1)
-    return chain
+def text_analyzer(stem: bool = True) -> ResearchAnalyzer:
+    return ResearchAnalyzer(stem=stem)
 
 
 class PostSchema(fields.SchemaClass):

@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -86,29 +87,49 @@ def update(
 ) -> IndexReport:
     """Bring the index at `index_dir` in step with the posts under `roots`.
 
-    With no roots, the roots of the previous run are re-synced.
+    Roots are remembered: the roots given are added to those of earlier runs, and with
+    no roots the remembered ones are re-synced. `rebuild` starts over with the roots
+    given (or the remembered ones if none are given).
     """
     started = time.monotonic()
     index_dir = Path(index_dir).expanduser().absolute()
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with _WriterLock(index_dir, lock_timeout):
-        store = Store(index_dir)
-        try:
-            if roots is None or len(roots) == 0:
-                roots = store.meta("roots") or []
-                if not roots:
-                    raise SearchIdxError(
-                        "no archive to index: give a folder, e.g. `searchidx index ~/archive`"
-                    )
-            root_paths = _check_roots(roots)
-            report = IndexReport()
-            ix = _open_or_create(index_dir, rebuild, store, report)
-            candidates = _scan(root_paths, Path(config_path) if config_path else None)
-            _sync(ix, store, candidates, root_paths, report, jobs, progress)
-        finally:
-            store.close()
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        with _WriterLock(index_dir, lock_timeout):
+            store = Store(index_dir)
+            try:
+                report = IndexReport()
+                remembered = [] if rebuild and roots else list(store.meta("roots") or [])
+                root_paths = _check_roots([*remembered, *(roots or [])])
+                ix = _open_or_create(index_dir, rebuild, store, report)
+                candidates = _scan(root_paths, Path(config_path) if config_path else None)
+                _sync(ix, store, candidates, root_paths, report, jobs, progress)
+            finally:
+                store.close()
+    except (OSError, sqlite3.Error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise SearchIdxError(
+            f"cannot write the index at {index_dir} ({reason}); the previous index is unchanged"
+        ) from exc
     report.seconds = time.monotonic() - started
     return report
+
+
+def _check_roots(roots: Iterable[str | Path]) -> list[Path]:
+    """Absolute, existing, without repeats. A missing root is an error rather than a
+    reason to drop its posts: it may be a disk that is not mounted right now."""
+    paths: dict[Path, None] = {}
+    for root in roots:
+        path = Path(os.path.abspath(Path(root).expanduser()))
+        if not path.exists():
+            raise SearchIdxError(
+                f"{root}: no such file or folder (to stop indexing a folder, run "
+                "`searchidx index --rebuild` with the folders to keep)"
+            )
+        paths[path] = None
+    if not paths:
+        raise SearchIdxError("no archive to index: give a folder, e.g. `searchidx index ~/archive`")
+    return list(paths)
 
 
 # --- locking -------------------------------------------------------------------------
@@ -179,16 +200,6 @@ def has_index(index_dir: Path) -> bool:
 
 
 # --- scanning -------------------------------------------------------------------------
-
-def _check_roots(roots: Iterable[str | Path]) -> list[Path]:
-    paths = []
-    for root in roots:
-        path = Path(os.path.abspath(Path(root).expanduser()))
-        if not path.exists():
-            raise SearchIdxError(f"{root}: no such file or folder")
-        paths.append(path)
-    return paths
-
 
 def _scan(roots: list[Path], config_path: Path | None) -> dict[str, _Candidate]:
     """Every post file under the roots, with its stat. Hidden folders are skipped."""

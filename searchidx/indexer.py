@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from whoosh import writing
 from whoosh.filedb.filestore import FileStorage
 
 from searchidx.config import CONFIG_NAME, Config, load_config
@@ -101,9 +102,9 @@ def update(
                 report = IndexReport()
                 remembered = [] if rebuild and roots else list(store.meta("roots") or [])
                 root_paths = _check_roots([*remembered, *(roots or [])])
-                ix = _open_or_create(index_dir, rebuild, store, report)
+                ix, start_over = _open_or_create(index_dir, rebuild, store, report)
                 candidates = _scan(root_paths, Path(config_path) if config_path else None)
-                _sync(ix, store, candidates, root_paths, report, jobs, progress)
+                _sync(ix, store, candidates, root_paths, report, jobs, progress, start_over)
             finally:
                 store.close()
     except (OSError, sqlite3.Error) as exc:
@@ -170,14 +171,18 @@ class _WriterLock:
 # --- opening --------------------------------------------------------------------------
 
 def _open_or_create(index_dir: Path, rebuild: bool, store: Store, report: IndexReport):
+    """The index to write to, and whether this run replaces all of its contents.
+
+    A requested rebuild keeps the old index readable until the new one is committed
+    (the commit drops the old segments). An index that cannot be read at all is wiped.
+    """
     storage = FileStorage(str(index_dir), supports_mmap=False)
-    if not rebuild and has_index(index_dir):
-        built_by = store.meta("schema_version")
-        if built_by != SCHEMA_VERSION:
+    if has_index(index_dir):
+        if store.meta("schema_version") != SCHEMA_VERSION:
             report.rebuilt_because = "the index was built by another searchidx version; rebuilt it"
         else:
             try:
-                return storage.open_index()
+                return storage.open_index(), rebuild
             except Exception as exc:  # noqa: BLE001 - any failure to open means: rebuild
                 report.rebuilt_because = f"the index could not be opened ({exc}); rebuilt it"
     for entry in index_dir.iterdir():
@@ -190,7 +195,7 @@ def _open_or_create(index_dir: Path, rebuild: bool, store: Store, report: IndexR
     store.clear()
     ix = storage.create_index(PostSchema())
     store.set_meta({"schema_version": SCHEMA_VERSION})
-    return ix
+    return ix, True
 
 
 def has_index(index_dir: Path) -> bool:
@@ -236,8 +241,9 @@ def _walk(root: Path, config: Config) -> Iterator[Path]:
 # --- syncing --------------------------------------------------------------------------
 
 def _sync(ix, store: Store, candidates: dict[str, _Candidate], roots: list[Path],
-          report: IndexReport, jobs: int | None, progress: Progress | None) -> None:
-    known = store.files()
+          report: IndexReport, jobs: int | None, progress: Progress | None,
+          start_over: bool) -> None:
+    known = {} if start_over else store.files()
     removed = [state for path, state in known.items() if path not in candidates]
     to_parse: list[_Candidate] = []
     refreshed: list[FileState] = []  # touched, same content: only the stat changes
@@ -254,8 +260,8 @@ def _sync(ix, store: Store, candidates: dict[str, _Candidate], roots: list[Path]
             to_parse.append(cand)
 
     indexed: list[FileState] = list(refreshed)
-    if to_parse or removed:
-        fresh_build = ix.doc_count_all() == 0
+    if to_parse or removed or start_over:
+        fresh_build = start_over or ix.doc_count_all() == 0
         writer = ix.writer(limitmb=WRITER_MEMORY_MB)
         try:
             for state in removed:
@@ -281,7 +287,7 @@ def _sync(ix, store: Store, candidates: dict[str, _Candidate], roots: list[Path]
                 indexed.append(FileState(cand.path, result.id, cand.mtime_ns, cand.size,
                                          result.content_hash))
             store.put_texts(texts)
-            writer.commit()
+            writer.commit(mergetype=writing.CLEAR if start_over else None)
         except BaseException:
             writer.cancel()  # a failed commit keeps the lock otherwise (WHOOSH.md B6)
             raise
@@ -290,6 +296,7 @@ def _sync(ix, store: Store, candidates: dict[str, _Candidate], roots: list[Path]
         indexed,
         [state.path for state in removed],
         {"roots": [str(r) for r in roots], "updated_at": datetime.now(UTC).isoformat()},
+        replace_all=start_over,
     )
 
 

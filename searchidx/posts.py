@@ -45,6 +45,7 @@ _FILENAME_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:\D|$)")
 _TEMPLATE_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
 # C0/C1 control characters other than tab/newline/CR: libyaml rejects them.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_HIDDEN_ELEMENT = re.compile(r"<(script|style|template|noscript)\b", re.IGNORECASE)
 _WHITESPACE_RUN = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
@@ -283,7 +284,17 @@ def markdown_to_text(markdown: str) -> str:
 
 def _inline_text(token) -> str:
     parts: list[str] = []
+    hidden_until = None  # inside an inline <script> or <style>: the closing tag we wait for
     for child in token.children or ():
+        if hidden_until:
+            if child.type == "html_inline" and child.content.lower().startswith(hidden_until):
+                hidden_until = None
+            continue
+        if child.type == "html_inline" and _HIDDEN_ELEMENT.match(child.content):
+            name = _HIDDEN_ELEMENT.match(child.content).group(1).lower()
+            if not child.content.rstrip().endswith("/>"):
+                hidden_until = f"</{name}"
+            continue
         if child.type in ("text", "code_inline"):
             parts.append(child.content)
         elif child.type == "image":

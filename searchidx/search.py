@@ -24,7 +24,7 @@ from whoosh.qparser.common import QueryParserError
 
 from searchidx import indexer
 from searchidx.errors import BadQuery, IndexCorrupt, IndexNotFound, PostNotFound
-from searchidx.schema import NO_YEAR, SCHEMA_VERSION
+from searchidx.schema import NO_YEAR, SCHEMA_VERSION, WORD_PATTERN
 from searchidx.store import Store
 
 SORTS = ("relevance", "newest", "oldest")
@@ -41,7 +41,6 @@ SNIPPET_CHARS = 160
 
 # User-facing field names in queries -> index fields.
 _FIELD_ALIASES = {"tags": ["tag"], "authors": ["author"]}
-_SYNTAX_CHARS = re.compile(r"""[()\[\]{}"'^~*?:+\-!<>=\\/&|]""")
 _MARK_START, _MARK_END = "\x02", "\x03"
 
 
@@ -210,11 +209,13 @@ class Index:
     # --- per-thread resources ---
     def _searcher(self):
         searcher = getattr(self._local, "searcher", None)
+        if searcher is not None and not searcher.up_to_date():
+            # Not searcher.refresh(): in Whoosh 2.7.5 a refreshed reader keeps the old
+            # segments that a merge or a rebuild dropped, so deleted posts come back.
+            searcher.close()
+            searcher = None
         if searcher is None:
-            searcher = self._ix.searcher(weighting=WEIGHTING)
-        elif not searcher.up_to_date():
-            searcher = searcher.refresh()
-        self._local.searcher = searcher
+            searcher = self._local.searcher = self._ix.searcher(weighting=WEIGHTING)
         return searcher
 
     def _store(self) -> Store:
@@ -284,7 +285,9 @@ class Index:
                     scored=sort == "relevance")
             for h in shown
         ]
-        suggestion = self._suggest(searcher, text) if total < 3 and text.strip() else None
+        # A word found nowhere in the archive is a typo whatever the total: with partial
+        # matches allowed, "alphafoldd structure" still has hits, all of them weak.
+        suggestion = self._suggest(searcher, text) if text.strip() else None
         return Results(
             query=text, total=total, page=page, per_page=per_page, hits=hits,
             facets=facet_counts, suggestion=suggestion, notice=notice,
@@ -301,11 +304,13 @@ class Index:
             errors = [node.error for node in strict.leaves() if getattr(node, "error", None)]
             if errors:
                 raise QueryParserError(str(errors[0]))
-            loose = _parser(schema, qparser.OrGroup).parse(text)
-            notice = None
+            # "alphafold NOT database" must not become "alphafold OR (NOT database)"
+            has_not = any(isinstance(node, query.Not) for node in _walk(strict))
+            loose = strict if has_not else _parser(schema, qparser.OrGroup).parse(text)
+            notice = _unbalanced(text)
         except (ValueError, QueryParserError) as exc:  # WHOOSH.md B4
-            words = _SYNTAX_CHARS.sub(" ", text)
-            if not words.strip():
+            words = " ".join(f'"{word}"' for word in re.findall(WORD_PATTERN, text))
+            if not words:
                 return None, "the query has no words to search for; showing the newest posts"
             strict = _parser(schema, qparser.AndGroup, plain=True).parse(words)
             loose = _parser(schema, qparser.OrGroup, plain=True).parse(words)
@@ -326,12 +331,11 @@ class Index:
     def _suggest(self, searcher, text: str) -> str | None:
         """A 'did you mean' for words that are not in the archive."""
         corrector = searcher.corrector("spell")
-        reader = searcher.reader()
         changed = False
         words = []
         for word in re.split(r"(\s+)", text):
             bare = word.lower()
-            if bare.isalpha() and len(bare) > 2 and reader.doc_frequency("spell", bare) == 0:
+            if bare.isalpha() and len(bare) > 2 and not _in_archive(searcher, bare):
                 found = corrector.suggest(bare, limit=1, maxdist=2)
                 if found:
                     words.append(found[0])
@@ -408,9 +412,38 @@ def _parser(schema, group, plain: bool = False) -> qparser.QueryParser:
         parser.remove_plugin_class(qparser.WildcardPlugin)
         return parser
     parser.add_plugin(qparser.FieldAliasPlugin(_FIELD_ALIASES))
-    parser.add_plugin(qparser.PlusMinusPlugin())
+    # `-word` and `+word` only at the start of a word: GPT-4 and C++ stay words.
+    parser.add_plugin(qparser.PlusMinusPlugin(
+        plusexpr=r"(?<![^\s(])\+(?=[\w\"(])", minusexpr=r"(?<![^\s(])-(?=[\w\"(])"
+    ))
     parser.add_plugin(qparser.FuzzyTermPlugin())
     return parser
+
+
+def _in_archive(searcher, word: str) -> bool:
+    """Whether the word occurs anywhere: in the spelling field or, stemmed, in a text field."""
+    reader = searcher.reader()
+    if reader.doc_frequency("spell", word):
+        return True
+    for name in FIELD_BOOSTS:
+        terms = [t.text for t in searcher.schema[name].analyzer(word, mode="query")]
+        if any(reader.doc_frequency(name, term) for term in terms):
+            return True
+    return False
+
+
+def _walk(node: query.Query):
+    yield node
+    for child in node.children():
+        yield from _walk(child)
+
+
+def _unbalanced(text: str) -> str | None:
+    if text.count('"') % 2 or text.count("(") != text.count(")") or (
+        text.count("[") != text.count("]")
+    ):
+        return "the query has an unclosed quote or bracket; it was read as if closed"
+    return None
 
 
 def _cap_expansions(q: query.Query, reader) -> tuple[query.Query, bool]:

@@ -104,10 +104,17 @@ class Store:
         return {row[0]: FileState(*row) for row in rows}
 
     def record_sync(
-        self, indexed: Iterable[FileState], removed: Iterable[str], meta: dict[str, object]
+        self,
+        indexed: Iterable[FileState],
+        removed: Iterable[str],
+        meta: dict[str, object],
+        replace_all: bool = False,
     ) -> None:
-        """After a Whoosh commit: record what the index now holds, drop unused texts."""
+        """After a Whoosh commit: record what the index now holds, drop unused texts.
+        With replace_all, `indexed` is everything the index holds."""
         with self._transaction():
+            if replace_all:
+                self._db.execute("DELETE FROM files")
             self._db.executemany(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
                 ((f.path, f.id, f.mtime_ns, f.size, f.hash) for f in indexed),

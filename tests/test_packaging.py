@@ -24,7 +24,8 @@ def _free_port() -> int:
 def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path: Path):
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels),
+         str(ROOT)],
         check=True, capture_output=True,
     )
     (wheel,) = wheels.glob("searchidx-*.whl")

@@ -1,0 +1,362 @@
+"""search.py over corpus/: query forms, ranking order, filters, sort, paging, facets,
+snippets, suggestions, duplicates, similar posts, get and stats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from searchidx.errors import BadQuery, PostNotFound
+
+CHATGPT_URL = "https://openai.com/blog/chatgpt"
+UNDATED = "undated-notes-on-scaling-laws.md"
+DRAFT = "2022-04-12-chinchilla-compute-optimal.md"
+XSS = "2023-05-10-prompt-injection-xss.md"
+
+
+def _names(results) -> list[str]:
+    return [Path(hit.path).name for hit in results.hits]
+
+
+def _all(idx, text: str = "", **options) -> list[str]:
+    return _names(idx.search(text, per_page=100, **options))
+
+
+def _above(names: list[str], higher: str, lower: str) -> bool:
+    return higher in names and lower in names and names.index(higher) < names.index(lower)
+
+
+# --- query forms ----------------------------------------------------------------------------
+
+def test_plain_words(corpus_index) -> None:
+    assert _names(corpus_index.search("StarCraft"))[0] == "2019-01-24-alphastar-starcraft.md"
+
+
+def test_phrase_only_matches_adjacent_words(corpus_index) -> None:
+    phrase = set(_all(corpus_index, '"protein structure"'))
+    words = set(_all(corpus_index, "protein structure"))
+    assert "2021-07-22-alphafold-protein-structure-database.md" in phrase
+    assert phrase < words  # the words alone match more posts
+
+
+def test_title_field(corpus_index) -> None:
+    names = _all(corpus_index, "title:alphafold")
+    assert sorted(names) == [
+        "2020-11-30-alphafold-2-casp14.md",
+        "2021-07-22-alphafold-protein-structure-database.md",
+        "2024-05-08-alphafold-3.md",
+    ]
+
+
+def test_source_field(corpus_index) -> None:
+    results = corpus_index.search('source:"BAIR Blog"', per_page=100)
+    assert {hit.source for hit in results.hits} == {"BAIR Blog"}
+    assert results.total == 2
+
+
+def test_tag_field(corpus_index) -> None:
+    assert sorted(_all(corpus_index, "tag:llm")) == [
+        "2023-04-03-koala-dialogue-model.md", "2024-12-16-scaling-test-time-compute.md",
+    ]
+
+
+def test_author_field(corpus_index) -> None:
+    names = _all(corpus_index, 'author:"Lewis Tunstall"')
+    assert names == ["2024-12-16-scaling-test-time-compute.md"]
+
+
+def test_date_month(corpus_index) -> None:
+    results = corpus_index.search("date:2023-04", per_page=100)
+    assert results.total == 2
+    assert all(hit.date.strftime("%Y-%m") == "2023-04" for hit in results.hits)
+
+
+def test_date_range_of_years(corpus_index) -> None:
+    results = corpus_index.search("date:[2020 to 2022]", per_page=100)
+    assert results.total > 10
+    assert all(2020 <= hit.date.year <= 2022 for hit in results.hits)
+
+
+def test_and_or_not(corpus_index) -> None:
+    assert _all(corpus_index, "alphafold AND database") == [
+        "2021-07-22-alphafold-protein-structure-database.md"
+    ]
+    either = set(_all(corpus_index, "alphago OR alphazero"))
+    assert {"2016-01-27-alphago-masters-go.md", "2018-12-06-alphazero-chess-shogi-go.md"} <= either
+
+
+def test_not_excludes(corpus_index) -> None:
+    names = _all(corpus_index, "alphafold NOT database")
+    assert "2021-07-22-alphafold-protein-structure-database.md" not in names
+    assert "2020-11-30-alphafold-2-casp14.md" in names
+    assert len(names) < 10
+
+
+def test_minus_excludes(corpus_index) -> None:
+    names = _all(corpus_index, "alphafold -database")
+    assert "2020-11-30-alphafold-2-casp14.md" in names
+    assert "2021-07-22-alphafold-protein-structure-database.md" not in names
+
+
+def test_prefix(corpus_index) -> None:
+    names = _all(corpus_index, "alphag*")
+    assert "2016-01-27-alphago-masters-go.md" in names
+    assert "2024-01-17-alphageometry-olympiad.md" in names
+    assert "2020-11-30-alphafold-2-casp14.md" not in names
+
+
+def test_fuzzy(corpus_index) -> None:
+    assert corpus_index.search("alphfold").total == 0
+    assert "2020-11-30-alphafold-2-casp14.md" in _all(corpus_index, "alphfold~")
+
+
+def test_multi_word_query_ranks_all_words_above_some(corpus_index) -> None:
+    results = corpus_index.search("alphafold database", per_page=100)
+    both = set(_all(corpus_index, "alphafold AND database"))
+    names = _names(results)
+    assert names[: len(both)] == [n for n in names if n in both]
+    assert results.total > len(both)  # partial matches are still returned
+
+
+def test_protein_structure_ranks_alphafold_first(corpus_index) -> None:
+    names = _names(corpus_index.search("protein structure"))
+    assert names[0] == "2021-07-22-alphafold-protein-structure-database.md"
+    assert _above(names, "2020-11-30-alphafold-2-casp14.md", "2020-09-24-wav2vec-2-speech.md")
+
+
+def test_title_match_ranks_above_body_mention(corpus_index) -> None:
+    names = _names(corpus_index.search("AlphaGo"))
+    assert names[0] in ("2016-01-27-alphago-masters-go.md", "2026-03-09-alphago-ten-years-on.md")
+    assert _above(names, "2016-01-27-alphago-masters-go.md",
+                  "2018-12-06-alphazero-chess-shogi-go.md")
+
+
+@pytest.mark.parametrize(
+    "text", ["date:[garbage to 2019]", '"unclosed', "AND OR", "title:(foo", "((", "*:*", "~", "-"]
+)
+def test_invalid_syntax_never_raises(corpus_index, text: str) -> None:
+    results = corpus_index.search(text)
+    assert results.total >= 0
+
+
+@pytest.mark.parametrize("text", ["date:[garbage to 2019]", "AND OR"])
+def test_rewritten_query_sets_a_notice(corpus_index, text: str) -> None:
+    assert corpus_index.search(text).notice
+
+
+def test_lenient_parse_still_finds_the_words(corpus_index) -> None:
+    names = _all(corpus_index, "date:[garbage to 2019] starcraft")
+    assert "2019-01-24-alphastar-starcraft.md" in names
+    assert _names(corpus_index.search('"protein structure'))[0].startswith("2021-07-22-alphafold")
+    assert "2024-05-08-alphafold-3.md" in _all(corpus_index, "title:(alphafold")
+
+
+@pytest.mark.parametrize("text", ['"unclosed', "title:(foo"])
+def test_unbalanced_query_sets_a_notice(corpus_index, text: str) -> None:
+    assert corpus_index.search(text).notice
+
+
+def test_too_long_query_is_bad(corpus_index) -> None:
+    with pytest.raises(BadQuery):
+        corpus_index.search("word " * 500)
+
+
+# --- empty query, filters, hidden ----------------------------------------------------------------
+
+def test_empty_query_lists_newest_first(corpus_index) -> None:
+    results = corpus_index.search("", per_page=100)
+    dates = [hit.date for hit in results.hits]
+    assert results.total == 44  # 46 files, minus the draft, minus one folded duplicate
+    assert dates[:-1] == sorted(dates[:-1], reverse=True)
+    assert _names(results)[-1] == UNDATED
+
+
+def test_source_filter_is_repeatable(corpus_index) -> None:
+    results = corpus_index.search("", source=["BAIR Blog", "Anthropic"], per_page=100)
+    assert results.total == 4
+    assert {hit.source for hit in results.hits} == {"BAIR Blog", "Anthropic"}
+
+
+def test_tag_and_author_filters(corpus_index) -> None:
+    assert _all(corpus_index, "", tag=["Reinforcement-Learning"]) == [
+        "2020-12-07-offline-rl-conservative.md"
+    ]
+    assert _all(corpus_index, "", author=["Avi Singh"]) == ["2020-12-07-offline-rl-conservative.md"]
+    assert _all(corpus_index, "koala", author=["Avi Singh"]) == []
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "count"),
+    [("2023", "2023", 11), ("2023-04", "2023-04", 2), ("2023-04-05", "2023-04-05", 1),
+     ("2025", None, 2), (None, "2015-12", 1)],
+)
+def test_date_filters(corpus_index, since, until, count: int) -> None:
+    results = corpus_index.search("", since=since, until=until, per_page=100)
+    assert results.total == count
+    low = datetime(1, 1, 1) if since is None else datetime.fromisoformat(f"{since}-01-01"[:10])
+    assert all(hit.date is not None and hit.date >= low for hit in results.hits)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"since": "2023-13"}, {"since": "garbage"}, {"until": "2023-02-30"}, {"since": "23"},
+     {"since": "2024", "until": "2023"}],
+)
+def test_bad_dates_are_bad_queries(corpus_index, options: dict) -> None:
+    with pytest.raises(BadQuery):
+        corpus_index.search("", **options)
+
+
+def test_hidden_posts_excluded_unless_asked(corpus_index) -> None:
+    assert DRAFT not in _all(corpus_index, "chinchilla")
+    assert _names(corpus_index.search("chinchilla", include_hidden=True))[0] == DRAFT
+    assert corpus_index.search("", include_hidden=True).total == 45
+
+
+# --- sort and paging ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sort", ["newest", "oldest"])
+def test_date_sorts_put_the_undated_post_last(corpus_index, sort: str) -> None:
+    results = corpus_index.search("scaling", sort=sort, per_page=100)
+    names = _names(results)
+    dates = [hit.date for hit in results.hits[:-1]]
+    assert names[-1] == UNDATED
+    assert dates == sorted(dates, reverse=sort == "newest")
+    assert len(dates) >= 5
+
+
+def test_pagination(corpus_index) -> None:
+    first = corpus_index.search("", per_page=10, page=1)
+    second = corpus_index.search("", per_page=10, page=2)
+    beyond = corpus_index.search("", per_page=10, page=9)
+    assert len(first.hits) == len(second.hits) == 10
+    assert not {h.id for h in first.hits} & {h.id for h in second.hits}
+    assert beyond.hits == [] and beyond.total == first.total
+    assert first.pages == 5
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"per_page": 0}, {"per_page": 101}, {"page": 0}, {"sort": "bogus"}, {"page": 1001}],
+)
+def test_paging_and_sort_bounds_are_bad_queries(corpus_index, options: dict) -> None:
+    with pytest.raises(BadQuery):
+        corpus_index.search("model", **options)
+
+
+# --- facets ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["", "language model", "alphafold", "gpt"])
+def test_source_facet_sums_to_total(corpus_index, text: str) -> None:
+    results = corpus_index.search(text)
+    assert sum(results.facets["source"].values()) == results.total
+
+
+def test_facets_follow_the_filters(corpus_index) -> None:
+    unfiltered = corpus_index.search("model")
+    filtered = corpus_index.search("model", source=["DeepMind Blog"], since="2020")
+    assert filtered.facets["source"] == {"DeepMind Blog": filtered.total}
+    assert filtered.total < unfiltered.total
+    assert sum(filtered.facets["year"].values()) == filtered.total
+    assert min(int(year) for year in filtered.facets["year"]) >= 2020
+    assert filtered.facets["year"] != unfiltered.facets["year"]
+
+
+def test_tag_facet_counts(corpus_index) -> None:
+    facets = corpus_index.search("").facets
+    assert facets["tag"]["llm"] == 2
+    assert facets["year"]["2023"] == 11
+
+
+# --- snippets -------------------------------------------------------------------------------------
+
+def test_snippet_marks_matched_words(corpus_index) -> None:
+    hit = corpus_index.search("protein").hits[0]
+    assert "<mark>protein" in hit.snippet_html.lower()
+    assert "<mark>" not in hit.snippet and "protein" in hit.snippet.lower()
+
+
+def test_snippet_escapes_html(corpus_index) -> None:
+    (hit,) = [h for h in corpus_index.search("script alert").hits if Path(h.path).name == XSS]
+    assert "<script" not in hit.snippet_html
+    assert "&lt;" in hit.snippet_html and "<mark>" in hit.snippet_html
+    assert "<script>alert(1)</script>" in hit.snippet
+
+
+def test_snippets_have_no_markdown_noise(corpus_index) -> None:
+    for hit in corpus_index.search("model", per_page=30).hits:
+        assert "](" not in hit.snippet and "**" not in hit.snippet
+
+
+# --- suggestions, duplicates ----------------------------------------------------------------------
+
+def test_did_you_mean(corpus_index) -> None:
+    results = corpus_index.search("protien")
+    assert results.total == 0
+    assert "protein" in results.suggestion
+
+
+def test_no_suggestion_for_good_words(corpus_index) -> None:
+    assert corpus_index.search("protein structure").suggestion is None
+
+
+def test_duplicate_pair_collapses_into_the_longer_copy(corpus_index) -> None:
+    hits = [h for h in corpus_index.search("chatgpt", per_page=100).hits if h.url == CHATGPT_URL]
+    assert len(hits) == 1
+    assert hits[0].duplicates == 1
+    assert Path(hits[0].path).name == "2022-11-30-chatgpt.md"
+
+
+# --- get, similar, stats -------------------------------------------------------------------------
+
+def test_get_returns_the_whole_post(corpus_index, corpus_ids) -> None:
+    post = corpus_index.get(corpus_ids["2020-12-07-offline-rl-conservative.md"])
+    assert post.title.startswith("Offline Reinforcement Learning")
+    assert post.source == "BAIR Blog"
+    assert post.authors == ("aviral kumar", "avi singh") or post.authors == (
+        "Aviral Kumar", "Avi Singh")
+    assert post.date == datetime(2020, 12, 7, 9, 0)
+    assert "**Offline RL**" in post.markdown and "Offline RL" in post.body
+    assert "**" not in post.body
+    assert post.to_json()["date"] == "2020-12-07T09:00:00Z"
+
+
+def test_get_unknown_id(corpus_index) -> None:
+    with pytest.raises(PostNotFound):
+        corpus_index.get("0000000000000000")
+
+
+def test_similar_posts(corpus_index, corpus_ids) -> None:
+    own = corpus_ids["2020-11-30-alphafold-2-casp14.md"]
+    hits = corpus_index.similar(own, limit=5)
+    names = [Path(h.path).name for h in hits]
+    assert 0 < len(hits) <= 5
+    assert own not in [h.id for h in hits]
+    siblings = {"2021-07-22-alphafold-protein-structure-database.md", "2024-05-08-alphafold-3.md"}
+    assert siblings & set(names[:3])
+
+
+def test_similar_skips_own_duplicate_and_hidden(corpus_index, corpus_ids) -> None:
+    hits = corpus_index.similar(corpus_ids["2022-11-30-chatgpt.md"], limit=10)
+    assert CHATGPT_URL not in [h.url for h in hits]
+    assert DRAFT not in [Path(h.path).name for h in hits]
+
+
+def test_similar_unknown_id(corpus_index) -> None:
+    with pytest.raises(PostNotFound):
+        corpus_index.similar("0000000000000000")
+
+
+def test_stats(corpus_index, corpus_dir) -> None:
+    stats = corpus_index.stats()
+    assert stats.posts == 46
+    assert stats.duplicates == 2
+    assert stats.hidden == 1
+    assert len(stats.sources) == 15 and stats.sources["DeepMind Blog"] == 13
+    assert stats.first_date == datetime(2015, 11, 9, 8, 0)
+    assert stats.last_date == datetime(2026, 3, 9, 9, 0)
+    assert stats.index_bytes > 0
+    assert stats.roots == [str(corpus_dir)]
+    assert stats.updated_at

@@ -1,0 +1,122 @@
+"""Turning library records into HTML and XML: the archived copy, Atom, OpenSearch.
+
+Pure functions of their arguments; the views pass in URLs so nothing here needs Flask.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import nh3
+from markdown_it import MarkdownIt
+
+from searchidx import Results
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+OPENSEARCH_NS = "http://a9.com/-/spec/opensearch/1.1/"
+# Characters XML 1.0 cannot carry at all; a post with one would break the whole feed.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_EPOCH = datetime(1970, 1, 1)
+
+# Formatting a post body can use; anything else (script, style, iframe, form...) goes.
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt",
+    "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
+    "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "small", "span", "strong", "sub",
+    "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+    "ol": {"start"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+_markdown = MarkdownIt("commonmark", {"html": True})
+
+
+def markdown_html(markdown: str) -> str:
+    """A post body as sanitized HTML: scripts, event handlers and javascript: links removed."""
+    return nh3.clean(
+        _markdown.render(markdown),
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def safe_url(url: str) -> str | None:
+    """`url` if it is an http(s) address a page may link to, else None."""
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return None
+    return url.strip() if url and scheme in ("http", "https") else None
+
+
+def _text(value: str) -> str:
+    return _NOT_XML.sub("", value)
+
+
+def _stamp(value: datetime) -> str:
+    return value.replace(tzinfo=UTC, microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def atom_feed(results: Results, *, self_url: str, page_url: str,
+              post_url: Callable[[str], str]) -> bytes:
+    """An Atom 1.0 feed of the hits (newest first). Undated posts carry the feed's date."""
+    ET.register_namespace("", ATOM_NS)
+    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+
+    def add(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+        if text is not None:
+            element.text = _text(text)
+        return element
+
+    dates = [hit.date for hit in results.hits if hit.date]
+    updated = _stamp(max(dates) if dates else _EPOCH)
+    title = f"searchidx: {results.query}" if results.query.strip() else "searchidx: newest posts"
+    add(feed, "id", self_url)
+    add(feed, "title", title)
+    add(feed, "updated", updated)
+    add(feed, "link", rel="self", type="application/atom+xml", href=self_url)
+    add(feed, "link", rel="alternate", type="text/html", href=page_url)
+    add(add(feed, "author"), "name", "searchidx")
+    add(feed, "generator", "searchidx")
+    for hit in results.hits:
+        entry = add(feed, "entry")
+        link = safe_url(hit.url) or post_url(hit.id)
+        add(entry, "id", safe_url(hit.url) or f"urn:searchidx:post:{hit.id}")
+        add(entry, "title", hit.title or "(untitled)")
+        add(entry, "updated", _stamp(hit.date) if hit.date else updated)
+        add(entry, "link", rel="alternate", href=link)
+        if hit.source:
+            add(add(entry, "author"), "name", hit.source)
+        for author in hit.authors:
+            add(add(entry, "contributor"), "name", author)
+        summary = hit.summary or hit.snippet
+        if summary:
+            add(entry, "summary", summary)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def opensearch_description(*, html_template: str, atom_template: str) -> bytes:
+    """The OpenSearch description that lets a browser add the page as a search engine."""
+    ET.register_namespace("", OPENSEARCH_NS)
+    root = ET.Element(f"{{{OPENSEARCH_NS}}}OpenSearchDescription")
+    for tag, text in (("ShortName", "searchidx"),
+                      ("Description", "Search the archive of research-blog posts"),
+                      ("InputEncoding", "UTF-8")):
+        ET.SubElement(root, f"{{{OPENSEARCH_NS}}}{tag}").text = text
+    ET.SubElement(root, f"{{{OPENSEARCH_NS}}}Url", {"type": "text/html", "template": html_template})
+    ET.SubElement(root, f"{{{OPENSEARCH_NS}}}Url",
+                  {"type": "application/atom+xml", "template": atom_template})
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)

@@ -8,17 +8,20 @@ Everything returned is a plain dataclass; nothing Whoosh escapes this module.
 
 from __future__ import annotations
 
+import heapq
 import html
 import re
 import threading
 import time
 from calendar import monthrange
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain, islice
 from pathlib import Path
 
-from whoosh import highlight, qparser, query, scoring, sorting
+from whoosh import highlight, qparser, query, scoring
 from whoosh.filedb.filestore import FileStorage
 from whoosh.qparser.common import QueryParserError
 
@@ -31,6 +34,7 @@ SORTS = ("relevance", "newest", "oldest")
 MAX_PER_PAGE = 100
 MAX_RESULT_WINDOW = 10_000  # page * per_page: deeper pages cost a full sort
 MAX_QUERY_CHARS = 1_000
+TERM_CACHE_SIZE = 512  # posting lists kept as sets per searcher (common words recur)
 MAX_EXPANSIONS = 200  # terms a wildcard, prefix or fuzzy word may expand to
 FIELD_BOOSTS = {"title": 3.0, "summary": 1.5, "body": 1.0}
 ALL_WORDS_BOOST = 50.0  # posts with every word rank above posts with some of them
@@ -218,6 +222,13 @@ class Index:
             searcher = self._local.searcher = self._ix.searcher(weighting=WEIGHTING)
         return searcher
 
+    def _snapshot(self) -> _Snapshot:
+        searcher = self._searcher()
+        snapshot = getattr(self._local, "snapshot", None)
+        if snapshot is None or snapshot.searcher is not searcher:
+            snapshot = self._local.snapshot = _Snapshot(searcher)
+        return snapshot
+
     def _store(self) -> Store:
         store = getattr(self._local, "store", None)
         if store is None:
@@ -249,55 +260,53 @@ class Index:
             raise BadQuery(f"the query is longer than {MAX_QUERY_CHARS} characters")
         searcher = self._searcher()
         filter_query = _filter_query(source, tag, author, since, until)
-        user_query, notice = self._parse(searcher, text)
-        if user_query is None:
-            user_query, sort = query.Every(), ("newest" if sort == "relevance" else sort)
-
-        # Filters go into the query itself: Whoosh 2.7.5 skips collapsing when search()
-        # is given filter= or mask= (FilterCollector bypasses the CollapseCollector).
+        scoring_query, matching_query, notice = self._parse(searcher, text)
+        if scoring_query is None:
+            scoring_query = matching_query = query.Every()
+            sort = "newest" if sort == "relevance" else sort
         if filter_query is not None:
-            user_query = query.Require(user_query, filter_query)
+            matching_query = query.Require(matching_query, filter_query)
         if not include_hidden:
-            user_query = query.AndNot(user_query, query.Term("hidden", True))
-        options: dict = {
-            "limit": page * per_page,
-            "collapse": sorting.FieldFacet("url_key"),
-            "collapse_order": sorting.FieldFacet("length", reverse=True),
-        }
-        if sort != "relevance":
-            options["sortedby"] = _date_order(sort)
-        # Counting through a facet also gives the total after collapsing duplicates;
-        # len(results) fails with collapse and a filter in Whoosh 2.7.5.
-        grouped = {"source": sorting.FieldFacet("source_name")}
-        if facets:
-            grouped["year"] = sorting.FieldFacet("year")
-            grouped["tag"] = sorting.FieldFacet("tags", allow_overlap=True)
-        results = searcher.search(user_query, groupedby=grouped, maptype=sorting.Count, **options)
-        total = sum(results.groups("source").values())
-        facet_counts = {name: _facet(results.groups(name)) for name in FACETS} if facets else {}
-        shown = results[(page - 1) * per_page : page * per_page]
-        bodies = self._store().get_bodies(h["content_hash"] for h in shown) if snippets else {}
-        results.formatter = _SpanFormatter()
-        results.fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=50)
-        results.fragmenter.charlimit = None
+            matching_query = query.AndNot(matching_query, query.Term("hidden", True))
+
+        # Copies of one post (same url) count once and show as their fullest copy.
+        snapshot = self._snapshot()
+        matched = snapshot.matching(matching_query)
+        shown, copies = snapshot.collapse(matched)
+        facet_counts = snapshot.facets(shown) if facets else {}
+
+        wanted = page * per_page
+        if sort == "relevance":
+            ranked = _top_ranked(searcher, scoring_query, matched, snapshot, wanted)
+        else:
+            order = snapshot.newest_first if sort == "newest" else snapshot.oldest_first
+            ranked = [(docnum, None) for docnum in heapq.nsmallest(wanted, shown, key=order)]
+        window = ranked[(page - 1) * per_page : wanted]
+
+        stored = [searcher.stored_fields(docnum) for docnum, _ in window]
+        bodies = self._store().get_bodies(f["content_hash"] for f in stored) if snippets else {}
+        words = _highlight_words(searcher, scoring_query) if snippets and text.strip() else {}
+        analyzer = searcher.schema["body"].analyzer
         hits = [
-            _to_hit(h, results, bodies.get(h["content_hash"], ""), highlight_it=text.strip() != "",
-                    scored=sort == "relevance")
-            for h in shown
+            _make_hit(fields, score, bodies.get(fields["content_hash"], ""), words, analyzer,
+                      duplicates=copies.get(snapshot.url_key[docnum], 0))
+            for (docnum, score), fields in zip(window, stored, strict=True)
         ]
         # A word found nowhere in the archive is a typo whatever the total: with partial
         # matches allowed, "alphafoldd structure" still has hits, all of them weak.
         suggestion = self._suggest(searcher, text) if text.strip() else None
         return Results(
-            query=text, total=total, page=page, per_page=per_page, hits=hits,
+            query=text, total=len(shown), page=page, per_page=per_page, hits=hits,
             facets=facet_counts, suggestion=suggestion, notice=notice,
             seconds=time.perf_counter() - started,
         )
 
-    def _parse(self, searcher, text: str) -> tuple[query.Query | None, str | None]:
-        """The user's text as a Whoosh query, leniently. None means "no query"."""
+    def _parse(self, searcher, text: str) -> tuple[query.Query | None, query.Query | None,
+                                                    str | None]:
+        """The user's text, leniently, as (query to rank with, query to match with, notice).
+        None means "no query": list the newest posts."""
         if not text.strip():
-            return None, None
+            return None, None, None
         schema = searcher.schema
         try:
             strict = _parser(schema, qparser.AndGroup).parse(text)
@@ -311,12 +320,12 @@ class Index:
         except (ValueError, QueryParserError) as exc:  # WHOOSH.md B4
             words = " ".join(f'"{word}"' for word in re.findall(WORD_PATTERN, text))
             if not words:
-                return None, "the query has no words to search for; showing the newest posts"
+                return None, None, "the query has no words to search for; showing the newest posts"
             strict = _parser(schema, qparser.AndGroup, plain=True).parse(words)
             loose = _parser(schema, qparser.OrGroup, plain=True).parse(words)
             notice = f"the query syntax could not be used ({_short(exc)}); searched for the words"
         if strict is query.NullQuery:
-            return None, "the query has no words to search for; showing the newest posts"
+            return None, None, "the query has no words to search for; showing the newest posts"
         strict, capped = _cap_expansions(strict, searcher.reader())
         loose, _ = _cap_expansions(loose, searcher.reader())
         if capped:
@@ -325,8 +334,8 @@ class Index:
                 f"used the first {MAX_EXPANSIONS}"
             )
         if strict == loose:
-            return strict, notice
-        return query.Or([strict.with_boost(ALL_WORDS_BOOST), loose]), notice
+            return strict, strict, notice
+        return query.Or([strict.with_boost(ALL_WORDS_BOOST), loose]), loose, notice
 
     def _suggest(self, searcher, text: str) -> str | None:
         """A 'did you mean' for words that are not in the archive."""
@@ -336,7 +345,9 @@ class Index:
         for word in re.split(r"(\s+)", text):
             bare = word.lower()
             if bare.isalpha() and len(bare) > 2 and not _in_archive(searcher, bare):
-                found = corrector.suggest(bare, limit=1, maxdist=2)
+                # prefix=2: only words sharing the first two letters, or the corrector walks
+                # the whole lexicon (~0.2 s at 10,000 posts); typos rarely start a word
+                found = corrector.suggest(bare, limit=1, maxdist=2, prefix=2)
                 if found:
                     words.append(found[0])
                     changed = True
@@ -371,29 +382,24 @@ class Index:
         )
         own_url = searcher.stored_fields(docnum).get("url")
         hits = [
-            _to_hit(h, results, "", highlight_it=False, scored=True) for h in results
+            _make_hit(h.fields(), h.score, "", {}, None) for h in results
             if not (own_url and h.get("url") == own_url)
         ]
         return hits[:limit]
 
     def stats(self) -> Stats:
         searcher = self._searcher()
-        everything = searcher.search(
-            query.Every(), limit=1, maptype=sorting.Count,
-            groupedby={"source": sorting.FieldFacet("source_name"),
-                       "url": sorting.FieldFacet("url_key")},
-        )
-        sources = _facet(everything.groups("source"))
+        snapshot = self._snapshot()
         dated = query.Term("undated", "0")
         first = searcher.search(dated, sortedby="date", limit=1)
         last = searcher.search(dated, sortedby="date", reverse=True, limit=1)
         store = self._store()
         return Stats(
             posts=searcher.doc_count(),
-            sources=sources,
+            sources=snapshot.facets(snapshot.all_docs)["source"],
             first_date=first[0]["date"] if first else None,
             last_date=last[0]["date"] if last else None,
-            duplicates=sum(n for n in everything.groups("url").values() if n > 1),
+            duplicates=sum(len(docs) for docs in snapshot.copies_of.values()),
             hidden=len(searcher.search(query.Term("hidden", True), limit=None)),
             index_bytes=sum(p.stat().st_size for p in self.path.iterdir() if p.is_file()),
             updated_at=store.meta("updated_at"),
@@ -523,16 +529,8 @@ def _filter_query(source, tag, author, since, until) -> query.Query | None:
     return parts[0] if len(parts) == 1 else query.And(parts)
 
 
-def _date_order(sort: str) -> sorting.MultiFacet:
-    # Undated posts sort last either way, rather than vanishing or coming first.
-    return sorting.MultiFacet([
-        sorting.FieldFacet("undated"),
-        sorting.FieldFacet("date", reverse=(sort == "newest")),
-    ])
-
-
 def _facet(groups: dict) -> dict[str, int]:
-    counts = {str(k): v for k, v in groups.items() if k not in (None, "", NO_YEAR)}
+    counts = {k: v for k, v in groups.items() if k and k != NO_YEAR and isinstance(k, str)}
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -563,16 +561,28 @@ def _spans(marked: str) -> tuple[tuple[str, bool], ...]:
     return tuple(spans)
 
 
-def _query_words(results) -> list[str]:
-    words = getattr(results, "_searchidx_words", None)
-    if words is None:
-        words = sorted(
-            {text.decode("utf-8") if isinstance(text, bytes) else str(text)
-             for field, text in results.q.iter_all_terms() if field in FIELD_BOOSTS},
-            key=len, reverse=True,
-        )
-        results._searchidx_words = words
-    return words
+def _highlight_words(searcher, q: query.Query) -> dict[str, list[str]]:
+    """The indexed words of the query per text field (wildcards expanded), longest first.
+
+    Walks the tree itself: Whoosh 2.7.5's Query.existing_terms() returns only some of
+    the terms of a compound query."""
+    reader = searcher.reader()
+    words: dict[str, set[str]] = {}
+    for node in _walk(q):
+        name = node.field() if hasattr(node, "field") else None
+        if name not in FIELD_BOOSTS:
+            continue
+        if isinstance(node, query.MultiTerm):
+            found = [t.decode("utf-8") if isinstance(t, bytes) else t
+                     for t in islice(node._btexts(reader), MAX_EXPANSIONS)]
+        elif isinstance(node, query.Term):
+            found = [str(node.text)]
+        elif isinstance(node, query.Phrase):
+            found = [str(word) for word in node.words]
+        else:
+            continue
+        words.setdefault(name, set()).update(found)
+    return {name: sorted(found, key=len, reverse=True) for name, found in words.items()}
 
 
 def _snippet_window(text: str, words: list[str], size: int = 1200) -> str:
@@ -601,18 +611,21 @@ def _snippet_window(text: str, words: list[str], size: int = 1200) -> str:
     return text[begin : begin + size]
 
 
-def _to_hit(hit, results, body: str, *, highlight_it: bool, scored: bool) -> Hit:
-    fields = hit.fields()
+def _make_hit(fields: dict, score: float | None, body: str, words: dict[str, list[str]],
+              analyzer, duplicates: int = 0) -> Hit:
     summary = fields.get("summary", "")
     spans: tuple[tuple[str, bool], ...] = ()
-    if highlight_it:
-        for name, text in (("body", body), ("summary", summary)):
-            if text:
-                window = _snippet_window(text, _query_words(results))
-                marked = hit.highlights(name, text=window, top=2)
-                if marked:
-                    spans = _spans(" ".join(marked.split()))
-                    break
+    for name, text in (("body", body), ("summary", summary)):
+        if text and words.get(name):
+            window = _snippet_window(text, words[name])
+            fragmenter = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=50)
+            fragmenter.charlimit = None
+            marked = highlight.highlight(
+                window, words[name], analyzer, fragmenter, _SpanFormatter(), top=2, mode="index"
+            )
+            if marked:
+                spans = _spans(" ".join(marked.split()))
+                break
     if not spans:
         lead = summary or body
         lead = " ".join(lead[: SNIPPET_CHARS * 2].split())
@@ -624,15 +637,134 @@ def _to_hit(hit, results, body: str, *, highlight_it: bool, scored: bool) -> Hit
         url=fields.get("url", ""), source=fields.get("source_name", ""),
         date=fields.get("date"), tags=_split(fields.get("tags")),
         authors=_split(fields.get("authors")), summary=summary,
-        thumbnail=fields.get("thumbnail", ""),
-        score=hit.score if scored else None,
-        snippet_spans=spans,
-        duplicates=getattr(results, "collapsed_counts", {}).get(_collapse_key(hit), 0),
+        thumbnail=fields.get("thumbnail", ""), score=score, snippet_spans=spans,
+        duplicates=duplicates,
     )
 
 
-def _collapse_key(hit) -> str | None:
-    reader = hit.searcher.reader()
-    if not reader.has_column("url_key"):
-        return None
-    return reader.column_reader("url_key")[hit.docnum]
+def _top_ranked(searcher, q: query.Query, matched: frozenset[int], snapshot: _Snapshot,
+                wanted: int) -> list[tuple[int, float]]:
+    """The best `wanted` posts by score, one per url: (docnum shown, score), best first.
+
+    The filters are applied as the set of matching posts rather than inside the query:
+    Whoosh 2.7.5's top-N optimisation trips an assertion in IntersectionMatcher when a
+    scored query is wrapped in Require/AndNot.
+    """
+    if not matched:  # an empty filter set would mean "no filter" to Whoosh
+        return []
+    allowed = set(matched)  # Whoosh takes a set, not a frozenset
+    limit = wanted + 10
+    while True:
+        results = searcher.search(q, limit=limit, filter=allowed)
+        ranked: dict[int, float] = {}
+        for hit in results:
+            ranked.setdefault(snapshot.shown_copy(hit.docnum), hit.score)
+            if len(ranked) == wanted:
+                return list(ranked.items())
+        if results.scored_length() < limit:
+            return list(ranked.items())
+        limit *= 2
+
+
+class _Snapshot:
+    """What one searcher (one index generation) knows, as plain Python data.
+
+    Counting, facets, copy-collapsing and date order run over every matching post, and
+    Whoosh's per-document machinery for them (collectors, facets, column readers) costs
+    far more than list indexing and set algebra. Built once per searcher, per thread.
+    """
+
+    def __init__(self, searcher) -> None:
+        self.searcher = searcher
+        reader = self.reader = searcher.reader()
+
+        def column(name: str, default: object = None, translate: bool = True) -> list:
+            # Segment by segment: Whoosh's MultiColumnReader skips a segment in which no
+            # document has the field, which shifts every later document number.
+            values: list = []
+            for leaf, _ in reader.leaf_readers():
+                if leaf.has_column(name):
+                    values.extend(leaf.column_reader(name, translate=translate))
+                else:
+                    values.extend([default] * leaf.doc_count_all())
+            return values
+
+        self.url_key = column("url_key")
+        self.source = column("source_name")
+        self.year = column("year")
+        self.length = column("length", default=0)
+        self.undated = column("undated", default="1")
+        self.date = column("date", default=0, translate=False)  # sortable integers
+        self.tags: list[list[str]] = [[] for _ in range(reader.doc_count_all())]
+        for tag in reader.field_terms("tags"):
+            for docnum in reader.postings("tags", tag).all_ids():
+                self.tags[docnum].append(tag)
+        self.all_docs = frozenset(reader.all_doc_ids())
+        # url_key -> posts sharing it (copies of one post); only keys with several
+        shared: dict[str, list[int]] = {}
+        for docnum in self.all_docs:
+            shared.setdefault(self.url_key[docnum], []).append(docnum)
+        self.copies_of = {key: docs for key, docs in shared.items() if len(docs) > 1}
+        self._term_docs: dict[tuple[str, str], frozenset[int]] = {}
+
+    def matching(self, q: query.Query) -> frozenset[int]:
+        """Every post matching a query, by set algebra over cached posting lists."""
+        if isinstance(q, query.Term):
+            return self._postings(q.fieldname, q.text)
+        if isinstance(q, query.Every):
+            return self.all_docs
+        if type(q) in (query.Or, query.And) and q.subqueries:
+            sets = sorted((self.matching(sub) for sub in q.subqueries), key=len)
+            if isinstance(q, query.Or):
+                return frozenset().union(*sets)
+            return sets[0].intersection(*sets[1:])
+        if isinstance(q, query.AndNot):
+            return self.matching(q.a) - self.matching(q.b)
+        if isinstance(q, query.Require):
+            return self.matching(q.a) & self.matching(q.b)
+        return frozenset(self.searcher.docs_for_query(q))  # phrases, ranges, wildcards
+
+    def _postings(self, fieldname: str, text) -> frozenset[int]:
+        key = (fieldname, text)
+        docs = self._term_docs.get(key)
+        if docs is None:
+            if (fieldname, text) in self.reader:
+                docs = frozenset(self.reader.postings(fieldname, text).all_ids())
+            else:
+                docs = frozenset()
+            if len(self._term_docs) >= TERM_CACHE_SIZE:
+                self._term_docs.clear()
+            self._term_docs[key] = docs
+        return docs
+
+    def collapse(self, matched: frozenset[int]) -> tuple[frozenset[int], dict[str, int]]:
+        """The posts to show (one per url: the fullest copy), and per url the number of
+        other copies that matched."""
+        hidden_copies: set[int] = set()
+        copies: dict[str, int] = {}
+        for key, docs in self.copies_of.items():
+            found = [d for d in docs if d in matched]
+            if len(found) > 1:
+                fullest = max(found, key=self.length.__getitem__)
+                hidden_copies.update(d for d in found if d != fullest)
+                copies[key] = len(found) - 1
+        return (matched - hidden_copies if hidden_copies else matched), copies
+
+    def shown_copy(self, docnum: int) -> int:
+        """The copy of a post shown for it: the fullest of its copies."""
+        docs = self.copies_of.get(self.url_key[docnum])
+        return max(docs, key=self.length.__getitem__) if docs else docnum
+
+    def facets(self, docnums: frozenset[int]) -> dict[str, dict[str, int]]:
+        return {
+            "source": _facet(Counter(map(self.source.__getitem__, docnums))),
+            "year": _facet(Counter(map(self.year.__getitem__, docnums))),
+            "tag": _facet(Counter(chain.from_iterable(map(self.tags.__getitem__, docnums)))),
+        }
+
+    # Undated posts sort last in both orders rather than vanishing or coming first.
+    def newest_first(self, docnum: int) -> tuple:
+        return (self.undated[docnum], -self.date[docnum])
+
+    def oldest_first(self, docnum: int) -> tuple:
+        return (self.undated[docnum], self.date[docnum])

@@ -23,6 +23,7 @@ SCHEMA_VERSION = 3
 # Words, with research tokens kept whole: GPT-4, state-of-the-art, GPT-3.5, C++, C#.
 WORD_PATTERN = r"\w+(?:['’]\w+)?(?:[-./+]\w+(?:['’]\w+)?)*(?:\+\+|#)?"
 _WORD = re.compile(WORD_PATTERN)
+_CACHE_SIZE = 500_000  # distinct words remembered by an analyzer
 _COMPOUND_SPLIT = re.compile(r"[-./+#]+")
 _CJK = (
     r"\u3040-\u30ff"  # hiragana, katakana
@@ -61,7 +62,7 @@ class ResearchAnalyzer(Tokenizer):
         return hash((ResearchAnalyzer, self.stem))
 
     def __getstate__(self) -> dict:
-        return {"stem": self.stem, "is_morph": self.is_morph}  # not the cache
+        return {"stem": self.stem, "is_morph": self.is_morph}  # not the caches
 
     def __call__(self, value: str, positions=False, chars=False, keeporiginal=False,
                  removestops=True, start_pos=0, start_char=0, tokenize=True, mode="",
@@ -74,68 +75,66 @@ class ResearchAnalyzer(Tokenizer):
             t.pos, t.startchar, t.endchar = start_pos, start_char, start_char + len(value)
             yield t
             return
-        normal = self._normalizer()
+        analyse = self._analyse
+        cache = self._cache()
+        query_mode = mode == "query"
         pos = start_pos
         for match in _WORD.finditer(value):
-            raw = match.group(0)
+            raw = match.group()
             text = raw.lower()
-            if not text.isascii():
-                text = unicodedata.normalize("NFKC", text).translate(accent_map)
+            pieces = cache.get((text, query_mode))
+            if pieces is None:
+                if len(cache) > _CACHE_SIZE:
+                    cache.clear()
+                pieces = cache[text, query_mode] = analyse(text, query_mode)
             if chars:
                 t.startchar, t.endchar = start_char + match.start(), start_char + match.end()
             if keeporiginal:
                 t.original = raw
-            # (term, position offset, (start, end) within the token or None for all of it)
-            if text.isalnum() and (text.isascii() or not _IS_CJK.search(text)):
-                pieces = [(text, 0, None)]  # the common case: a plain word
-            elif _IS_CJK.search(text):
-                pieces = _cjk_bigrams(text)
-            else:
-                pieces = [(text, 0, None)]
-                parts = [p for p in _COMPOUND_SPLIT.split(text) if p]
-                if mode != "query" and len(parts) > 1:
-                    pieces.append(("".join(parts), 0, None))
-                    pieces.extend((part, i, None) for i, part in enumerate(parts))
-            width = 1
-            for piece, offset, span in pieces:
-                width = max(width, offset + 1)
-                word = normal(piece)
-                if word is None:
-                    if removestops:
-                        continue
-                    t.stopped, word = True, piece
-                else:
-                    t.stopped = False
+            for word, offset, span, stopped in pieces:
+                if stopped and removestops:
+                    continue
                 t.text = word
+                t.stopped = stopped
                 if positions:
                     t.pos = pos + offset
                 if chars and span is not None:
                     t.startchar = start_char + match.start() + span[0]
                     t.endchar = start_char + match.start() + span[1]
                 yield t
-            pos += width
+            pos += pieces[-1][1] + 1 if pieces else 1
 
-    def _normalizer(self):
-        """piece -> indexed term, or None for a stop word; cached per instance."""
-        normal = getattr(self, "_normal", None)
-        if normal is not None:
-            return normal
-        if not self.stem:
-            def normal(piece: str) -> str:
-                return piece
+    def _cache(self) -> dict:
+        """Lower-cased word -> its terms. Words repeat (Zipf), so most tokens are one
+        dict lookup; not pickled with the schema."""
+        cache = getattr(self, "_terms", None)
+        if cache is None:
+            cache = self._terms = {}
+            self._stopwords = stopwords_for_language("en") if self.stem else frozenset()
+            self._stem = stemmer_for_language("en") if self.stem else None
+        return cache
+
+    def _analyse(self, text: str, query_mode: bool) -> tuple:
+        """The terms of one lower-cased word: (term, position offset, (start, end) within
+        the word or None for all of it, is a stop word)."""
+        if not text.isascii():
+            text = unicodedata.normalize("NFKC", text).translate(accent_map)
+        if text.isalnum() and not _IS_CJK.search(text):
+            pieces = [(text, 0, None)]  # the common case: a plain word
+        elif _IS_CJK.search(text):
+            pieces = _cjk_bigrams(text)
         else:
-            stopwords = stopwords_for_language("en")
-            stem = stemmer_for_language("en")
-            cache: dict[str, str | None] = {}
-
-            def normal(piece: str) -> str | None:
-                word = cache.get(piece, "")
-                if word == "":
-                    stopped = len(piece) < 2 or piece in stopwords
-                    word = cache[piece] = None if stopped else stem(piece)
-                return word
-        self._normal = normal
-        return normal
+            pieces = [(text, 0, None)]
+            parts = [p for p in _COMPOUND_SPLIT.split(text) if p]
+            if not query_mode and len(parts) > 1:
+                pieces.append(("".join(parts), 0, None))
+                pieces.extend((part, i, None) for i, part in enumerate(parts))
+        terms = []
+        for piece, offset, span in pieces:
+            stopped = self.stem and (len(piece) < 2 or piece in self._stopwords)
+            word = piece if stopped or not self.stem else self._stem(piece)
+            terms.append((word, offset, span, stopped))
+        return tuple(terms)
 
 
 def _cjk_bigrams(text: str) -> list[tuple[str, int, tuple[int, int]]]:

@@ -1,0 +1,1 @@
+"""Speed and relevance benchmarks: `python -m benchmarks.run [--quick]` (see README.md)."""

@@ -1,0 +1,324 @@
+"""Ranking quality: BEIR SciFact (nDCG@10, Recall@100) with ablations, and known-item
+queries over the real research-blog archives (top-3 / top-10 hit rate).
+
+    python -m benchmarks.relevance [--quick]
+
+`main()` returns the figures and a "markdown" section for RESULTS.md. Both data sets live
+under /work/shared, which users do not have: each part is skipped with a note if absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh import scoring
+from whoosh.analysis import StopFilter
+from whoosh.filedb.filestore import FileStorage
+
+from benchmarks import beir
+from searchidx import indexer, search
+from searchidx.errors import SearchIdxError
+from searchidx.posts import read_post
+from searchidx.schema import SCHEMA_VERSION, PostSchema, text_analyzer, to_document
+from searchidx.search import Index
+from searchidx.store import Store
+
+SCIFACT = Path("/work/shared/ir/scifact")
+CORPORA = Path("/work/shared/corpora")
+CORPUS_DIRS = ("bair-blog", "raisex-ai-news", "smol-ainews")
+OUT = Path(__file__).resolve().parent / "out"
+REAL_QUERIES = Path(__file__).resolve().parent / "real_queries.json"
+QUICK_QUERIES = 50
+PUBLISHED = "BM25 published: 0.665 (BEIR paper), 0.679 nDCG@10 / 0.925 R@100 (Anserini flat)"
+# What Index.search's parser reads as syntax; stripping it shows what parsing costs.
+SYNTAX = re.compile(r"""[()\[\]{}"'^~*?:+\-!<>=\\/&|]""")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One ranking configuration: the search.py constants it sets, and how queries and
+    the index are prepared."""
+
+    label: str
+    field_boosts: dict[str, float] | None = None
+    all_words_boost: float | None = None  # 0 means plain OR: the all-words query adds nothing
+    weighting: scoring.WeightingModel | None = None
+    strip_syntax: bool = False
+    stemmed: bool = True
+
+
+def _boosts(title: float) -> dict[str, float]:
+    return {**search.FIELD_BOOSTS, "title": title}
+
+
+def variants() -> list[Variant]:
+    return [
+        Variant("title ×1", field_boosts=_boosts(1.0)),
+        Variant("title ×2", field_boosts=_boosts(2.0)),
+        Variant("title ×3", field_boosts=_boosts(3.0)),
+        Variant("title ×5", field_boosts=_boosts(5.0)),
+        *(
+            Variant(f"BM25F K1={k1} B={b}", weighting=scoring.BM25F(B=b, K1=k1))
+            for k1 in (0.9, 1.2, 1.5)
+            for b in (0.4, 0.75)
+        ),
+        Variant("all-words boost 50", all_words_boost=50.0),
+        Variant("all-words boost 1", all_words_boost=1.0),
+        Variant("plain OR (all-words boost 0)", all_words_boost=0.0),
+        Variant("stemming off (stop words kept out)", stemmed=False),
+        Variant("syntax characters stripped from queries", strip_syntax=True),
+    ]
+
+
+@contextmanager
+def ranking(variant: Variant) -> Iterator[None]:
+    """Set the search.py ranking constants for the variant, and put them back after."""
+    saved = (search.FIELD_BOOSTS, search.ALL_WORDS_BOOST, search.WEIGHTING)
+    try:
+        if variant.field_boosts is not None:
+            search.FIELD_BOOSTS = variant.field_boosts
+        if variant.all_words_boost is not None:
+            search.ALL_WORDS_BOOST = variant.all_words_boost
+        if variant.weighting is not None:
+            search.WEIGHTING = variant.weighting
+        yield
+    finally:
+        search.FIELD_BOOSTS, search.ALL_WORDS_BOOST, search.WEIGHTING = saved
+
+
+# --- SciFact ---------------------------------------------------------------------------
+
+@dataclass
+class QueryProblems:
+    errors: list[tuple[str, str]]  # (query, exception) - the search raised
+    no_words: list[str]  # the search ignored the query and listed the newest posts
+
+
+def _searcher(index: Index, strip_syntax: bool, problems: QueryProblems):
+    """Index.search as a user calls it; a query that raises counts as no hits."""
+    def run(text: str) -> list[tuple[str, float]]:
+        if strip_syntax:
+            text = SYNTAX.sub(" ", text)
+        try:
+            results = index.search(text, per_page=beir.DEPTH, facets=False, snippets=False)
+        except Exception as exc:  # noqa: BLE001 - recorded and reported, not hidden
+            problems.errors.append((text, f"{type(exc).__name__}: {exc}"))
+            return []
+        if results.notice and "no words" in results.notice:
+            problems.no_words.append(text)
+            return []  # the newest posts are not a ranking of this query
+        return [(hit.path, hit.score or 0.0) for hit in results.hits]
+    return run
+
+
+def unstemmed_index(posts_dir: Path, index_dir: Path) -> Path:
+    """The same posts in an index whose prose fields are not stemmed (stop words still
+    removed). Built with a plain Whoosh writer: the indexer always uses PostSchema."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    analyzer = text_analyzer(stem=False) | StopFilter(lang="en", renumber=False)
+    schema = PostSchema()
+    for name in ("title", "summary", "body"):
+        schema[name].analyzer = analyzer
+    ix = FileStorage(str(index_dir), supports_mmap=False).create_index(schema)
+    writer = ix.writer(limitmb=256)
+    try:
+        for path in sorted(posts_dir.glob("*.md")):
+            writer.add_document(**to_document(read_post(path)))
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    store = Store(index_dir)  # Index.open checks the side store's schema version
+    try:
+        store.set_meta({"schema_version": SCHEMA_VERSION})
+    finally:
+        store.close()
+    return index_dir
+
+
+def scifact(quick: bool) -> dict:
+    work = OUT / "scifact"
+    started = time.monotonic()
+    index_dir = beir.build_index(SCIFACT, work)
+    index_seconds = time.monotonic() - started
+    qrels = beir.load_qrels(SCIFACT / "qrels" / "test.tsv")
+    if quick:
+        qrels = dict(list(qrels.items())[:QUICK_QUERIES])
+    texts = beir.load_queries(SCIFACT / "queries.jsonl")
+    queries = {qid: texts[qid] for qid in qrels}
+
+    def measure(variant: Variant, index_path: Path) -> tuple[dict[str, float], QueryProblems]:
+        problems = QueryProblems([], [])
+        with ranking(variant):
+            index = Index.open(index_path)  # a new searcher picks up the weighting
+            run = beir.search_run(_searcher(index, variant.strip_syntax, problems), queries)
+        run_path = work / "runs" / (re.sub(r"\W+", "-", variant.label).strip("-") + ".trec")
+        beir.write_trec_run(run, run_path)
+        return beir.evaluate(qrels, run_path), problems
+
+    started = time.monotonic()
+    default, problems = measure(Variant("default"), index_dir)
+    search_seconds = time.monotonic() - started
+    rows = []
+    for variant in variants():
+        index_path = index_dir
+        if not variant.stemmed:
+            index_path = unstemmed_index(work / "posts", work / "index-unstemmed")
+        figures, _ = measure(variant, index_path)
+        rows.append((variant.label, figures))
+    return {
+        "queries": len(queries),
+        "ndcg@10": default["nDCG@10"],
+        "recall@100": default["R@100"],
+        "index_seconds": index_seconds,
+        "ms_per_query": 1000 * search_seconds / len(queries),
+        "query_errors": problems.errors,
+        "query_no_words": problems.no_words,
+        "ablations": rows,
+    }
+
+
+def scifact_markdown(fig: dict, quick: bool) -> str:
+    scope = f"first {fig['queries']} test queries (quick)" if quick else "all 300 test queries"
+    lines = [
+        f"### BEIR SciFact ({scope})",
+        "",
+        f"Current defaults (`FIELD_BOOSTS={search.FIELD_BOOSTS}`, "
+        f"`ALL_WORDS_BOOST={search.ALL_WORDS_BOOST:g}`, "
+        f"`WEIGHTING=BM25F(B={search.WEIGHTING.B:g}, K1={search.WEIGHTING.K1:g})`): "
+        f"**nDCG@10 {fig['ndcg@10']:.4f}**, **Recall@100 {fig['recall@100']:.4f}** "
+        f"({PUBLISHED}). Indexing took {fig['index_seconds']:.1f} s (a no-op when "
+        f"the posts were already indexed); search {fig['ms_per_query']:.0f} ms a query, top 100.",
+        "",
+    ]
+    if fig["query_errors"] or fig["query_no_words"]:
+        lines.append(
+            f"Query parsing: {len(fig['query_errors'])} queries raised an exception and "
+            f"{len(fig['query_no_words'])} were read as having no words (the newest posts "
+            "were listed instead); both count as no hits:"
+        )
+        lines.append("")
+        lines += [f"- raised `{err}`: {text!r}" for text, err in fig["query_errors"]]
+        lines += [f"- no words: {text!r}" for text in fig["query_no_words"]]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def ablation_markdown(figures: dict) -> str:
+    """One row per variant: SciFact nDCG@10 / Recall@100, real-archive top-3 / top-10."""
+    sci = dict(figures["scifact"]["ablations"]) if "scifact" in figures else {}
+    real = dict(figures["real"]["ablations"]) if "real" in figures else {}
+    lines = [
+        "### Ablations (each changes one thing; everything else at the defaults)",
+        "",
+        "| variant | SciFact nDCG@10 | SciFact R@100 | archives top-3 | archives top-10 |",
+        "|---|---|---|---|---|",
+    ]
+    for variant in variants():
+        s, r = sci.get(variant.label), real.get(variant.label)
+        lines.append(
+            f"| {variant.label} | "
+            + (f"{s['nDCG@10']:.4f} | {s['R@100']:.4f} | " if s else "– | – | ")
+            + (f"{r['top3']:.0%} | {r['top10']:.0%} |" if r else "– | – |")
+        )
+    return "\n".join(lines) + "\n"
+
+
+# --- real archives ---------------------------------------------------------------------
+
+def real_archives() -> dict:
+    index_dir = OUT / "corpora-index"
+    try:
+        started = time.monotonic()
+        indexer.update(index_dir, [CORPORA / name for name in CORPUS_DIRS])
+    except SearchIdxError as exc:
+        raise RuntimeError(f"indexing {CORPORA} failed: {exc}") from exc
+    index_seconds = time.monotonic() - started
+    cases = json.loads(REAL_QUERIES.read_text(encoding="utf-8"))
+    default = _known_items(Variant("default"), index_dir, cases)
+    # The unstemmed variant needs its own index of the archives; it is measured on SciFact.
+    ablations = [(v.label, _known_items(v, index_dir, cases)) for v in variants() if v.stemmed]
+    return {**default, "index_seconds": index_seconds, "ablations": ablations}
+
+
+def _known_items(variant: Variant, index_dir: Path, cases: list[dict]) -> dict:
+    rows = []
+    with ranking(variant):
+        index = Index.open(index_dir)
+        for case in cases:
+            text = SYNTAX.sub(" ", case["query"]) if variant.strip_syntax else case["query"]
+            hits = index.search(text, per_page=10, facets=False, snippets=False).hits
+            found = [Path(hit.path).relative_to(CORPORA).as_posix() for hit in hits]
+            rank = next((i + 1 for i, path in enumerate(found) if path in case["expected"]), None)
+            rows.append({"query": case["query"], "rank": rank, "expected": case["expected"],
+                         "top": found[:3]})
+    return {
+        "queries": len(rows),
+        "top3": sum(1 for r in rows if r["rank"] and r["rank"] <= 3) / len(rows),
+        "top10": sum(1 for r in rows if r["rank"]) / len(rows),
+        "rows": rows,
+    }
+
+
+def real_markdown(fig: dict) -> str:
+    lines = [
+        f"### Known-item queries over the real archives ({fig['queries']} queries)",
+        "",
+        "bair-blog, raisex-ai-news and smol-ainews indexed together; each query names a "
+        "post's topic in other words (`benchmarks/real_queries.json`). "
+        f"**Top-3 hit rate {fig['top3']:.0%}**, **top-10 hit rate {fig['top10']:.0%}**.",
+        "",
+    ]
+    misses = [r for r in fig["rows"] if not r["rank"] or r["rank"] > 3]
+    if misses:
+        lines += ["| query (not in the top 3) | rank | expected | top 3 instead |",
+                  "|---|---|---|---|"]
+        for r in misses:
+            lines.append(
+                f"| {r['query']} | {r['rank'] or '>10'} | {r['expected'][0]} | "
+                f"{'<br>'.join(r['top'])} |"
+            )
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+# --- entry points ----------------------------------------------------------------------
+
+def main(quick: bool = False) -> dict:
+    """Run what the machine has data for. Returns figures and a "markdown" section."""
+    figures: dict = {}
+    parts = ["## Relevance", ""]
+    if (SCIFACT / "corpus.jsonl").exists():
+        figures["scifact"] = scifact(quick)
+        parts.append(scifact_markdown(figures["scifact"], quick))
+    else:
+        parts.append(f"SciFact skipped: {SCIFACT} is not on this machine.\n")
+    if CORPORA.is_dir():
+        figures["real"] = real_archives()
+        parts.append(real_markdown(figures["real"]))
+    else:
+        parts.append(f"Real-archive queries skipped: {CORPORA} is not on this machine.\n")
+    if "scifact" in figures or "real" in figures:
+        parts.append(ablation_markdown(figures))
+    figures["markdown"] = "\n".join(parts)
+    return figures
+
+
+def _cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"SciFact: only the first {QUICK_QUERIES} test queries")
+    args = parser.parse_args()
+    print(main(quick=args.quick)["markdown"])
+
+
+if __name__ == "__main__":
+    _cli()
+

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import multiprocessing
 import os
 import shutil
 import sqlite3
@@ -320,7 +321,11 @@ def _parse_all(
 
     batches = [candidates[i : i + _BATCH] for i in range(0, total, _BATCH)]
     done = 0
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # forkserver, not fork: forked workers would inherit the lock files' descriptors and,
+    # if this process were killed, live on holding the index lock.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["searchidx.posts"])
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         pending: deque[tuple[list[_Candidate], Future]] = deque()
         queue = iter(batches)
         for batch in queue:  # keep a few batches in flight, so memory stays bounded

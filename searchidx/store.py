@@ -61,10 +61,14 @@ class StoredText:
 class Store:
     """One connection to the side store. Not shared between threads."""
 
-    def __init__(self, index_dir: str | Path) -> None:
+    def __init__(self, index_dir: str | Path, readonly: bool = False) -> None:
+        """Readers open it read-only, so an index on read-only storage can be searched."""
         self.path = Path(index_dir) / STORE_NAME
+        if readonly:
+            self._db = _open_readonly(self.path)
+            return
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
@@ -141,6 +145,18 @@ class Store:
 
     def _transaction(self):
         return _Transaction(self._db)
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    uri = path.absolute().as_uri()
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30, isolation_level=None)
+        db.execute("SELECT count(*) FROM meta").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        # A WAL database on read-only storage cannot create its -shm file; nothing can
+        # be writing there, so reading it as immutable is safe.
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
 
 
 class _Transaction:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from searchidx import Index, indexer, search
@@ -52,15 +51,6 @@ def many_terms_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
     return Index.open(base / "index")
 
 
-_NOT_THEN_OPERATOR = re.compile(r"NOT\s+(AND|OR|NOT|ANDNOT|ANDMAYBE)\b")
-
-
-def _known_bug(text: str) -> bool:
-    """Queries that hit the NOT bug below (test_repeated_not_is_not_a_crash); excluded
-    from the property tests so they keep finding new failures."""
-    return _NOT_THEN_OPERATOR.search(text) is not None
-
-
 def _search_or_bad_query(idx: Index, text: str, **options) -> None:
     with hang_guard(5, f"the query {text[:80]!r}"):
         try:
@@ -76,7 +66,6 @@ def _search_or_bad_query(idx: Index, text: str, **options) -> None:
 @FAST
 @given(text=hostile_queries)
 def test_hostile_query_text(many_terms_index: Index, text: str) -> None:
-    assume(not _known_bug(text))
     _search_or_bad_query(many_terms_index, text)
 
 
@@ -87,7 +76,6 @@ def test_hostile_query_text(many_terms_index: Index, text: str) -> None:
        tag=st.lists(st.text(max_size=10), max_size=2))
 def test_hostile_query_with_filters(many_terms_index: Index, text, since, until, sort, page,
                                     per_page, tag) -> None:
-    assume(not _known_bug(text))
     _search_or_bad_query(many_terms_index, text, since=since, until=until, sort=sort,
                          page=page, per_page=per_page, tag=tag, author=tag, source=tag)
 

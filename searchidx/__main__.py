@@ -1,3 +1,4 @@
 from searchidx.cli import main
 
-main()
+if __name__ == "__main__":  # parse workers re-import the main module (forkserver)
+    main()

@@ -12,8 +12,10 @@ import fcntl
 import hashlib
 import multiprocessing
 import os
+import queue
 import shutil
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from whoosh import writing
 from whoosh.filedb.filestore import FileStorage
+from whoosh.writing import SegmentWriter
 
 from searchidx.config import CONFIG_NAME, Config, load_config
 from searchidx.errors import IndexLocked, PostError, SearchIdxError
@@ -35,6 +38,7 @@ LOCK_NAME = "writer.lock"
 WRITER_MEMORY_MB = 256  # WHOOSH.md section 7: 256-512 is the sweet spot
 _BATCH = 100  # files per parse task sent to a worker process
 _POOL_THRESHOLD = 200  # fewer files than this are parsed in-process (no pool start-up)
+_PARALLEL_BUILD_THRESHOLD = 1000  # a build from scratch this large writes on every core
 
 Progress = Callable[[int, int], None]
 
@@ -261,8 +265,11 @@ def _sync(ix, store: Store, candidates: dict[str, _Candidate], roots: list[Path]
             to_parse.append(cand)
 
     indexed: list[FileState] = list(refreshed)
-    if to_parse or removed or start_over:
-        fresh_build = start_over or ix.doc_count_all() == 0
+    fresh_build = start_over or ix.doc_count_all() == 0
+    workers = jobs or os.cpu_count() or 1
+    if fresh_build and workers > 1 and len(to_parse) >= _PARALLEL_BUILD_THRESHOLD:
+        indexed += _build_in_parallel(ix, to_parse, workers, progress, report)
+    elif to_parse or removed or start_over:
         writer = ix.writer(limitmb=WRITER_MEMORY_MB)
         try:
             for state in removed:
@@ -301,6 +308,117 @@ def _sync(ix, store: Store, candidates: dict[str, _Candidate], roots: list[Path]
     )
 
 
+def _build_in_parallel(ix, candidates: list[_Candidate], workers: int,
+                       progress: Progress | None, report: IndexReport) -> list[FileState]:
+    """A large build from scratch: each worker process parses a share of the files and
+    writes its own segment, and this process commits the segments together.
+
+    Analysis and writing postings are most of the indexing time (WHOOSH.md section 9);
+    this runs them on every core. Whoosh's own MpWriter forks its workers, which then
+    outlive a killed indexer; ours come from a forkserver pool and stop with it.
+    """
+    writer = ix.writer()  # holds Whoosh's lock; the workers' writers take none
+    index_dir = ix.storage.folder
+    context = _pool_context()
+    done = context.Queue()
+    shares = [candidates[i::workers] for i in range(workers)]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                 initargs=(os.getpid(), done)) as pool:
+            futures = [pool.submit(_write_segment, index_dir, share) for share in shares]
+            parsed = 0
+            while not all(future.done() for future in futures):
+                try:
+                    parsed += done.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if progress:
+                    progress(parsed, len(candidates))
+            results = [future.result() for future in futures]
+        # SegmentWriter.commit() with the workers' segments in place of its own.
+        writer._check_state()
+        writer._close_segment()
+        writer._commit_toc([segment for segment, _ in results if segment is not None])
+        writer._finish()
+    except BaseException:
+        writer.cancel()
+        raise
+    indexed = []
+    by_path = {cand.path: cand for cand in candidates}
+    for _, outcomes in results:
+        for path, post_id, content_hash, reason in outcomes:
+            if reason is not None:
+                report.skipped.append(Skipped(path, reason))
+                continue
+            cand = by_path[path]
+            indexed.append(FileState(path, post_id, cand.mtime_ns, cand.size, content_hash))
+            report.added += 1
+    return indexed
+
+
+_done_queue = None  # in a worker of _build_in_parallel: where it reports progress
+
+
+def _start_worker(indexer_pid: int, done=None) -> None:
+    """Worker set-up: where to report progress, and a watch on the indexer process.
+
+    A worker of a killed indexer would otherwise finish its share and then block for
+    ever writing its result to a pipe nobody reads."""
+    global _done_queue
+    _done_queue = done
+
+    def exit_when_orphaned() -> None:
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(indexer_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+
+    threading.Thread(target=exit_when_orphaned, daemon=True).start()
+
+
+def _write_segment(index_dir: str, candidates: list[_Candidate]):
+    """In a worker: parse the files and write them as one new segment (not committed).
+    Returns the segment (None if no post could be read) and an outcome per file."""
+    ix = FileStorage(index_dir, supports_mmap=False).open_index()
+    writer = SegmentWriter(ix, _lk=False, limitmb=WRITER_MEMORY_MB)
+    store = Store(index_dir)
+    outcomes, texts = [], []
+    try:
+        for number, cand in enumerate(candidates, 1):
+            result = _parse_one(cand)
+            if isinstance(result, PostError):
+                outcomes.append((cand.path, None, None, result.reason))
+            else:
+                writer.add_document(**to_document(result))
+                texts.append((result.content_hash, result.body, result.markdown))
+                outcomes.append((cand.path, result.id, result.content_hash, None))
+            if len(texts) >= 200:
+                store.put_texts(texts)
+                texts.clear()
+            if number % 50 == 0:
+                _done_queue.put(50)
+        store.put_texts(texts)
+        if not writer._added:
+            writer.cancel()
+            return None, outcomes
+        return writer._finalize_segment(), outcomes
+    except BaseException:
+        writer.cancel()
+        raise
+    finally:
+        store.close()
+
+
+def _pool_context():
+    # forkserver, not fork: forked workers would inherit the lock files' descriptors and,
+    # if this process were killed, live on holding the index lock.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["searchidx.indexer"])
+    return context
+
+
 def _file_hash(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha1").hexdigest()
@@ -321,11 +439,8 @@ def _parse_all(
 
     batches = [candidates[i : i + _BATCH] for i in range(0, total, _BATCH)]
     done = 0
-    # forkserver, not fork: forked workers would inherit the lock files' descriptors and,
-    # if this process were killed, live on holding the index lock.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["searchidx.posts"])
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context(),
+                             initializer=_start_worker, initargs=(os.getpid(),)) as pool:
         pending: deque[tuple[list[_Candidate], Future]] = deque()
         queue = iter(batches)
         for batch in queue:  # keep a few batches in flight, so memory stays bounded

@@ -46,7 +46,6 @@ FIELD_BOOSTS = {"title": 1.5, "summary": 1.5, "body": 1.0}
 ALL_WORDS_FIRST_MAX_WORDS = 3
 # B=0.4 (Anserini's choice) beat Whoosh's 0.75 on SciFact (benchmarks/relevance.py).
 WEIGHTING = scoring.BM25F(B=0.4, K1=1.2)
-FACETS = ("source", "year", "tag")
 SNIPPET_CHARS = 160
 
 # User-facing field names in queries -> index fields.
@@ -331,8 +330,9 @@ class Index:
             has_not = any(isinstance(node, query.Not) for node in _walk(strict))
             loose = strict if has_not else _parser(schema, qparser.OrGroup).parse(text)
             notice = _unbalanced(text)
-        except Exception as exc:  # noqa: BLE001 - e.g. B4's ValueError, IndexError on "x NOT AND y":
-            # the parser is third-party; whatever it fails on, the words are still searched
+        except Exception as exc:  # noqa: BLE001
+            # Whoosh's parser fails in many ways (B4's ValueError; IndexError on
+            # "x NOT AND y"); whatever it fails on, the words are still searched.
             words = " ".join(f'"{word}"' for word in re.findall(WORD_PATTERN, text))
             if not words:
                 return None, None, "the query has no words to search for; showing the newest posts"

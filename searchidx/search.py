@@ -744,19 +744,39 @@ class _Snapshot:
             return self.matching(q.a) - self.matching(q.b)
         if isinstance(q, query.Require):
             return self.matching(q.a) & self.matching(q.b)
+        if isinstance(q, query.NumericRange) and q.fieldname == "date":
+            return self._dated(q)
         return frozenset(self.searcher.docs_for_query(q))  # phrases, ranges, wildcards
 
     def _postings(self, fieldname: str, text) -> frozenset[int]:
-        key = (fieldname, text)
+        def read() -> frozenset[int]:
+            if (fieldname, text) not in self.reader:
+                return frozenset()
+            return frozenset(self.reader.postings(fieldname, text).all_ids())
+
+        return self._cached((fieldname, text), read)
+
+    def _dated(self, q: query.NumericRange) -> frozenset[int]:
+        """Posts in a date range, from the date column: Whoosh expands a range into one
+        term per distinct date, which took ~0.8 s at 50,000 posts."""
+
+        def inside(docnum: int) -> bool:
+            value = self.date[docnum]
+            if q.start is not None and (value < q.start or q.startexcl and value == q.start):
+                return False
+            if q.end is not None and (value > q.end or q.endexcl and value == q.end):
+                return False
+            return self.undated[docnum] == "0"
+
+        key = ("date", q.start, q.end, q.startexcl, q.endexcl)
+        return self._cached(key, lambda: frozenset(filter(inside, self.all_docs)))
+
+    def _cached(self, key: tuple, compute) -> frozenset[int]:
         docs = self._term_docs.get(key)
         if docs is None:
-            if (fieldname, text) in self.reader:
-                docs = frozenset(self.reader.postings(fieldname, text).all_ids())
-            else:
-                docs = frozenset()
             if len(self._term_docs) >= TERM_CACHE_SIZE:
                 self._term_docs.clear()
-            self._term_docs[key] = docs
+            docs = self._term_docs[key] = compute()
         return docs
 
     def collapse(self, matched: frozenset[int]) -> tuple[frozenset[int], dict[str, int]]:

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from itertools import chain, islice
 from pathlib import Path
 
@@ -698,36 +699,61 @@ class _Snapshot:
 
     def __init__(self, searcher) -> None:
         self.searcher = searcher
-        reader = self.reader = searcher.reader()
+        self.reader = searcher.reader()
+        self.all_docs = frozenset(self.reader.all_doc_ids())
+        self._term_docs: dict[tuple, frozenset[int]] = {}
 
-        def column(name: str, default: object = None, translate: bool = True) -> list:
-            # Segment by segment: Whoosh's MultiColumnReader skips a segment in which no
-            # document has the field, which shifts every later document number.
-            values: list = []
-            for leaf, _ in reader.leaf_readers():
-                if leaf.has_column(name):
-                    values.extend(leaf.column_reader(name, translate=translate))
-                else:
-                    values.extend([default] * leaf.doc_count_all())
-            return values
+    # Each column is read on first use: a one-off CLI search needs only url_key.
+    @cached_property
+    def url_key(self) -> list[str]:
+        return self._column("url_key")
 
-        self.url_key = column("url_key")
-        self.source = column("source_name")
-        self.year = column("year")
-        self.length = column("length", default=0)
-        self.undated = column("undated", default="1")
-        self.date = column("date", default=0, translate=False)  # sortable integers
-        self.tags: list[list[str]] = [[] for _ in range(reader.doc_count_all())]
-        for tag in reader.field_terms("tags"):
-            for docnum in reader.postings("tags", tag).all_ids():
-                self.tags[docnum].append(tag)
-        self.all_docs = frozenset(reader.all_doc_ids())
-        # url_key -> posts sharing it (copies of one post); only keys with several
+    @cached_property
+    def source(self) -> list[str]:
+        return self._column("source_name")
+
+    @cached_property
+    def year(self) -> list[str]:
+        return self._column("year")
+
+    @cached_property
+    def length(self) -> list[int]:
+        return self._column("length", default=0)
+
+    @cached_property
+    def undated(self) -> list[str]:
+        return self._column("undated", default="1")
+
+    @cached_property
+    def date(self) -> list[int]:
+        return self._column("date", default=0, translate=False)  # sortable integers
+
+    @cached_property
+    def tags(self) -> list[list[str]]:
+        tags: list[list[str]] = [[] for _ in range(self.reader.doc_count_all())]
+        for tag in self.reader.field_terms("tags"):
+            for docnum in self.reader.postings("tags", tag).all_ids():
+                tags[docnum].append(tag)
+        return tags
+
+    @cached_property
+    def copies_of(self) -> dict[str, list[int]]:
+        """url_key -> the posts sharing it (copies of one post), for keys with several."""
         shared: dict[str, list[int]] = {}
         for docnum in self.all_docs:
             shared.setdefault(self.url_key[docnum], []).append(docnum)
-        self.copies_of = {key: docs for key, docs in shared.items() if len(docs) > 1}
-        self._term_docs: dict[tuple[str, str], frozenset[int]] = {}
+        return {key: docs for key, docs in shared.items() if len(docs) > 1}
+
+    def _column(self, name: str, default: object = None, translate: bool = True) -> list:
+        # Segment by segment: Whoosh's MultiColumnReader skips a segment in which no
+        # document has the field, which shifts every later document number.
+        values: list = []
+        for leaf, _ in self.reader.leaf_readers():
+            if leaf.has_column(name):
+                values.extend(leaf.column_reader(name, translate=translate))
+            else:
+                values.extend([default] * leaf.doc_count_all())
+        return values
 
     def matching(self, q: query.Query) -> frozenset[int]:
         """Every post matching a query, by set algebra over cached posting lists."""

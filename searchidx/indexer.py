@@ -32,7 +32,7 @@ from whoosh.writing import SegmentWriter
 from searchidx.config import CONFIG_NAME, Config, load_config
 from searchidx.errors import IndexLocked, PostError, SearchIdxError
 from searchidx.posts import Post, read_post
-from searchidx.schema import SCHEMA_VERSION, PostSchema, to_document
+from searchidx.schema import SCHEMA_VERSION, PostSchema, has_index, to_document
 from searchidx.store import STORE_NAME, FileState, Store
 
 LOCK_NAME = "writer.lock"
@@ -205,12 +205,6 @@ def _open_or_create(index_dir: Path, rebuild: bool, store: Store, report: IndexR
     ix = storage.create_index(PostSchema())
     store.set_meta({"schema_version": SCHEMA_VERSION})
     return ix, True
-
-
-def has_index(index_dir: Path) -> bool:
-    """Whether a Whoosh index was ever committed here (without unpickling its schema,
-    which fails if the analyzers changed: that is a reason to rebuild, not to crash)."""
-    return any(p.name.startswith("_MAIN_") and p.name.endswith(".toc") for p in index_dir.iterdir())
 
 
 # --- scanning -------------------------------------------------------------------------

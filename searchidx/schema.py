@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from whoosh import fields
@@ -15,7 +17,9 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.lang import stemmer_for_language, stopwords_for_language
 from whoosh.support.charset import accent_map
 
-from searchidx.posts import Post
+if TYPE_CHECKING:  # posts.py imports the frontmatter and markdown parsers: not for search
+    from searchidx.posts import Post
+
 
 # Bump when fields or analyzers change: older indexes are then rebuilt, not misread.
 SCHEMA_VERSION = 3
@@ -223,3 +227,9 @@ def to_document(post: Post) -> dict:
         "content_hash": post.content_hash,
     }
     return {name: value for name, value in document.items() if value not in ("", None)}
+
+
+def has_index(index_dir: Path) -> bool:
+    """Whether a Whoosh index was ever committed here (without unpickling its schema,
+    which fails if the analyzers changed: that is a reason to rebuild, not to crash)."""
+    return any(p.name.startswith("_MAIN_") and p.name.endswith(".toc") for p in index_dir.iterdir())

@@ -21,15 +21,18 @@ from datetime import datetime
 from functools import cached_property
 from itertools import chain, islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from whoosh import highlight, qparser, query, scoring
 from whoosh.filedb.filestore import FileStorage
 from whoosh.qparser.common import QueryParserError
 
-from searchidx import indexer
 from searchidx.errors import BadQuery, IndexCorrupt, IndexNotFound, PostNotFound
-from searchidx.schema import NO_YEAR, SCHEMA_VERSION, WORD_PATTERN
+from searchidx.schema import NO_YEAR, SCHEMA_VERSION, WORD_PATTERN, has_index
 from searchidx.store import Store
+
+if TYPE_CHECKING:
+    from searchidx.indexer import IndexReport
 
 SORTS = ("relevance", "newest", "oldest")
 MAX_PER_PAGE = 100
@@ -191,7 +194,7 @@ class Index:
     @classmethod
     def open(cls, path: str | Path) -> Index:
         path = Path(path).expanduser().absolute()
-        if not path.is_dir() or not indexer.has_index(path):
+        if not path.is_dir() or not has_index(path):
             raise IndexNotFound(
                 f"no index at {path}; create it with `searchidx --index {path} index ARCHIVE`"
             )
@@ -212,8 +215,10 @@ class Index:
             ) from exc
         return cls(path, ix)
 
-    def update(self, roots: Sequence[str | Path] | None = None, **options) -> indexer.IndexReport:
+    def update(self, roots: Sequence[str | Path] | None = None, **options) -> IndexReport:
         """Sync the index with the archive folders (see `indexer.update`)."""
+        from searchidx import indexer  # the parsers it needs cost ~0.1 s to import
+
         return indexer.update(self.path, roots, **options)
 
     # --- per-thread resources ---

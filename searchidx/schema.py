@@ -28,6 +28,9 @@ SCHEMA_VERSION = 3
 WORD_PATTERN = r"\w+(?:['’]\w+)?(?:[-./+]\w+(?:['’]\w+)?)*(?:\+\+|#)?"
 _WORD = re.compile(WORD_PATTERN)
 _CACHE_SIZE = 500_000  # distinct words remembered by an analyzer
+# Longer "words" (base64, minified code, a 10 MB run of one letter) are not indexed, as in
+# Lucene: the Snowball stemmer is quadratic in word length (1 MB of "y": 25 s).
+MAX_TERM_CHARS = 255
 _COMPOUND_SPLIT = re.compile(r"[-./+#]+")
 _CJK = (
     r"\u3040-\u30ff"  # hiragana, katakana
@@ -135,6 +138,8 @@ class ResearchAnalyzer(Tokenizer):
                 pieces.extend((part, i, None) for i, part in enumerate(parts))
         terms = []
         for piece, offset, span in pieces:
+            if len(piece) > MAX_TERM_CHARS:
+                continue
             stopped = self.stem and (len(piece) < 2 or piece in self._stopwords)
             word = piece if stopped or not self.stem else self._stem(piece)
             terms.append((word, offset, span, stopped))

@@ -158,7 +158,8 @@ def serve(app, threads: int = 8):
 
 def load(base_url: str, paths: list[str], clients: int, seconds: float) -> dict:
     """`clients` threads GET the paths round-robin for `seconds`. Returns requests,
-    errors (any non-2xx/4xx status or connection failure, with samples) and latencies."""
+    errors (a 5xx status or a connection failure, with samples) and latencies. That no
+    page shows a traceback is checked in test_web_safety.py."""
     import http.client
     import threading
     from urllib.parse import urlsplit
@@ -178,14 +179,16 @@ def load(base_url: str, paths: list[str], clients: int, seconds: float) -> dict:
             try:
                 conn.request("GET", path)
                 response = conn.getresponse()
-                body = response.read()
+                response.read()  # the whole page, as a browser would
             except OSError as exc:
                 errors.append(f"{path}: {exc!r}")
                 conn.close()
                 conn = http.client.HTTPConnection(host, port, timeout=30)
                 continue
             latencies.append(time.perf_counter() - started)
-            if response.status >= 500 or b"Traceback" in body:
+            # Not a search for "Traceback" in the body: the synthetic posts are made of
+            # Python docstrings, and their snippets quote the word.
+            if response.status >= 500:
                 errors.append(f"{path}: {response.status}")
         conn.close()
 

@@ -146,10 +146,17 @@ def serve(app, threads: int = 8):
     import waitress
 
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads)
-    thread = threading.Thread(target=server.run, daemon=True)
+
+    def run() -> None:
+        # close() from another thread leaves the loop's select() on a closed socket.
+        with contextlib.suppress(OSError):
+            server.run()
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
 
     def stop() -> None:
+        server.task_dispatcher.shutdown(timeout=5)  # let running requests finish first
         server.close()
         thread.join(timeout=5)
 

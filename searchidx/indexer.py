@@ -268,46 +268,57 @@ def _sync(ix, store: Store, candidates: dict[str, _Candidate], roots: list[Path]
     if fresh_build and workers > 1 and len(to_parse) >= _PARALLEL_BUILD_THRESHOLD:
         indexed += _build_in_parallel(ix, to_parse, workers, progress, report)
     elif to_parse or removed or start_over:
-        writer = ix.writer(limitmb=WRITER_MEMORY_MB)
-        default_gc_thresholds = gc.get_threshold()
-        gc.set_threshold(*_INDEXING_GC_THRESHOLDS)
-        try:
-            for state in removed:
-                writer.delete_by_term("id", state.id)
-            texts: list[tuple[str, str, str]] = []
-            for cand, result in _parse_all(to_parse, jobs, progress):
-                if isinstance(result, PostError):
-                    report.skipped.append(Skipped(result.path, result.reason))
-                    continue
-                old = known.get(cand.path)
-                if old is not None and old.id != result.id:  # indexed before under another root
-                    writer.delete_by_term("id", old.id)
-                document = to_document(result)
-                (writer.add_document if fresh_build else writer.update_document)(**document)
-                texts.append((result.content_hash, result.body, result.markdown))
-                if len(texts) >= 500:
-                    store.put_texts(texts)
-                    texts.clear()
-                if cand.path in known:
-                    report.updated += 1
-                else:
-                    report.added += 1
-                indexed.append(FileState(cand.path, result.id, cand.mtime_ns, cand.size,
-                                         result.content_hash))
-            store.put_texts(texts)
-            writer.commit(mergetype=writing.CLEAR if start_over else None)
-        except BaseException:
-            writer.cancel()  # a failed commit keeps the lock otherwise (WHOOSH.md B6)
-            raise
-        finally:
-            gc.set_threshold(*default_gc_thresholds)
-        report.removed = len(removed)
+        indexed += _write_in_process(ix, store, to_parse, known, removed, fresh_build,
+                                     start_over, jobs, progress, report)
     store.record_sync(
         indexed,
         [state.path for state in removed],
         {"roots": [str(r) for r in roots], "updated_at": datetime.now(UTC).isoformat()},
         replace_all=start_over,
     )
+
+
+def _write_in_process(ix, store: Store, to_parse: list[_Candidate],
+                      known: dict[str, FileState], removed: list[FileState],
+                      fresh_build: bool, start_over: bool, jobs: int | None,
+                      progress: Progress | None, report: IndexReport) -> list[FileState]:
+    """One writer in this process: deletions, additions and updates, one commit."""
+    indexed: list[FileState] = []
+    writer = ix.writer(limitmb=WRITER_MEMORY_MB)
+    default_gc_thresholds = gc.get_threshold()
+    gc.set_threshold(*_INDEXING_GC_THRESHOLDS)
+    try:
+        for state in removed:
+            writer.delete_by_term("id", state.id)
+        texts: list[tuple[str, str, str]] = []
+        for cand, result in _parse_all(to_parse, jobs, progress):
+            if isinstance(result, PostError):
+                report.skipped.append(Skipped(result.path, result.reason))
+                continue
+            old = known.get(cand.path)
+            if old is not None and old.id != result.id:  # indexed before under another root
+                writer.delete_by_term("id", old.id)
+            document = to_document(result)
+            (writer.add_document if fresh_build else writer.update_document)(**document)
+            texts.append((result.content_hash, result.body, result.markdown))
+            if len(texts) >= 500:
+                store.put_texts(texts)
+                texts.clear()
+            if cand.path in known:
+                report.updated += 1
+            else:
+                report.added += 1
+            indexed.append(FileState(cand.path, result.id, cand.mtime_ns, cand.size,
+                                     result.content_hash))
+        store.put_texts(texts)
+        writer.commit(mergetype=writing.CLEAR if start_over else None)
+    except BaseException:
+        writer.cancel()  # a failed commit keeps the lock otherwise (WHOOSH.md B6)
+        raise
+    finally:
+        gc.set_threshold(*default_gc_thresholds)
+    report.removed = len(removed)
+    return indexed
 
 
 def _build_in_parallel(ix, candidates: list[_Candidate], workers: int,

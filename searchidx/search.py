@@ -349,8 +349,8 @@ class Index:
             notice = f"the query syntax could not be used ({_short(exc)}); searched for the words"
         if strict is query.NullQuery:
             return None, None, "the query has no words to search for; showing the newest posts"
-        strict, capped = _cap_expansions(strict, searcher.reader())
-        loose, _ = _cap_expansions(loose, searcher.reader())
+        strict, capped = _cap_expansions(_stem_fuzzy_words(strict, schema), searcher.reader())
+        loose, _ = _cap_expansions(_stem_fuzzy_words(loose, schema), searcher.reader())
         if capped:
             notice = (
                 "a wildcard or fuzzy word matched too many words; "
@@ -478,6 +478,22 @@ def _unbalanced(text: str) -> str | None:
     ):
         return "the query has an unclosed quote or bracket; it was read as if closed"
     return None
+
+
+def _stem_fuzzy_words(q: query.Query, schema) -> query.Query:
+    """`reinforcment~` is matched against stemmed terms, so stem it first: the index holds
+    "reinforc", one edit from the stem of the typo but four from the typo itself."""
+
+    def visit(node: query.Query) -> query.Query:
+        if isinstance(node, query.FuzzyTerm) and node.fieldname in FIELD_BOOSTS:
+            stems = [t.text for t in schema[node.fieldname].analyzer(node.text, mode="query")]
+            if len(stems) == 1:
+                return query.FuzzyTerm(node.fieldname, stems[0], boost=node.boost,
+                                       maxdist=node.maxdist, prefixlength=node.prefixlength)
+            return node
+        return node.apply(visit)
+
+    return visit(q)
 
 
 def _cap_expansions(q: query.Query, reader) -> tuple[query.Query, bool]:

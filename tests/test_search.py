@@ -112,6 +112,11 @@ def test_fuzzy(corpus_index) -> None:
     assert "2020-11-30-alphafold-2-casp14.md" in _all(corpus_index, "alphfold~")
 
 
+def test_fuzzy_word_is_compared_stem_to_stem(corpus_index) -> None:
+    # The index holds the stem "reinforc"; the typo is one edit from it only once stemmed.
+    assert "2020-12-07-offline-rl-conservative.md" in _all(corpus_index, "reinforcment~")
+
+
 def test_multi_word_query_ranks_all_words_above_some(corpus_index) -> None:
     results = corpus_index.search("alphafold database", per_page=100)
     both = set(_all(corpus_index, "alphafold AND database"))

@@ -378,7 +378,10 @@ class Index:
 
     # --- single posts ---
     def get(self, post_id: str) -> PostRecord:
-        fields = self._searcher().document(id=post_id)
+        return self._record(self._searcher(), post_id)
+
+    def _record(self, searcher, post_id: str) -> PostRecord:
+        fields = searcher.document(id=post_id)
         if fields is None:
             raise PostNotFound(f"no post with id {post_id!r}")
         stored = self._store().get_text(fields["content_hash"])
@@ -393,11 +396,9 @@ class Index:
 
     def similar(self, post_id: str, limit: int = 5, include_hidden: bool = False) -> list[Hit]:
         """Posts like this one: more-like-this over its title, summary and body."""
-        post = self.get(post_id)
-        searcher = self._searcher()
+        searcher = self._searcher()  # once: a later call may replace and close it
+        post = self._record(searcher, post_id)
         docnum = searcher.document_number(id=post_id)
-        if docnum is None:  # removed by an index run since get()
-            raise PostNotFound(f"no post with id {post_id!r}")
         text = f"{post.title}\n{post.summary}\n{post.body}"
         results = searcher.more_like(
             docnum, "body", text=text, top=limit + 5, numterms=20,
@@ -413,17 +414,17 @@ class Index:
     def stats(self) -> Stats:
         searcher = self._searcher()
         snapshot = self._snapshot(searcher)
-        dated = query.Term("undated", "0")
-        first = searcher.search(dated, sortedby="date", limit=1)
-        last = searcher.search(dated, sortedby="date", reverse=True, limit=1)
+        dated = [d for d in snapshot.all_docs if snapshot.undated[d] == "0"]
+        first = min(dated, key=snapshot.date.__getitem__, default=None)
+        last = max(dated, key=snapshot.date.__getitem__, default=None)
         store = self._store()
         return Stats(
             posts=searcher.doc_count(),
-            sources=snapshot.facets(snapshot.all_docs)["source"],
-            first_date=first[0]["date"] if first else None,
-            last_date=last[0]["date"] if last else None,
+            sources=_facet(Counter(map(snapshot.source.__getitem__, snapshot.all_docs))),
+            first_date=searcher.stored_fields(first)["date"] if first is not None else None,
+            last_date=searcher.stored_fields(last)["date"] if last is not None else None,
             duplicates=sum(len(docs) for docs in snapshot.copies_of.values()),
-            hidden=len(searcher.search(query.Term("hidden", True), limit=None)),
+            hidden=len(snapshot.matching(query.Term("hidden", True))),
             index_bytes=sum(p.stat().st_size for p in self.path.iterdir() if p.is_file()),
             updated_at=store.meta("updated_at"),
             roots=list(store.meta("roots") or []),

@@ -18,12 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from whoosh import scoring
 from whoosh.analysis import StopFilter
 from whoosh.filedb.filestore import FileStorage
 
 from benchmarks import beir
-from searchidx import indexer, search
+from searchidx import indexer, search, snapshot
 from searchidx.errors import SearchIdxError
 from searchidx.posts import read_post
 from searchidx.schema import SCHEMA_VERSION, PostSchema, text_analyzer, to_document
@@ -36,6 +35,8 @@ CORPUS_DIRS = ("bair-blog", "raisex-ai-news", "smol-ainews")
 OUT = Path(__file__).resolve().parent / "out"
 REAL_QUERIES = Path(__file__).resolve().parent / "real_queries.json"
 QUICK_QUERIES = 50
+TITLE_WEIGHTS = (1.0, 2.0, 3.0)
+SUMMARY_WEIGHTS = (1.0, 5.0)
 PUBLISHED = "BM25 published: 0.665 (BEIR paper), 0.679 nDCG@10 / 0.925 R@100 (Anserini flat)"
 # What Index.search's parser reads as syntax; stripping it shows what parsing costs.
 SYNTAX = re.compile(r"""[()\[\]{}"'^~*?:+\-!<>=\\/&|]""")
@@ -47,28 +48,21 @@ class Variant:
     the index are prepared."""
 
     label: str
-    field_boosts: dict[str, float] | None = None
+    field_weights: dict[str, float] | None = None
     all_words_first_max_words: int | None = None  # 0: one BM25 ranking of every match
-    weighting: scoring.WeightingModel | None = None
+    k1: float | None = None
+    b: float | None = None
     strip_syntax: bool = False
     stemmed: bool = True
 
 
-def _boosts(title: float) -> dict[str, float]:
-    return {**search.FIELD_BOOSTS, "title": title}
-
-
 def variants() -> list[Variant]:
     return [
-        Variant("title ×1", field_boosts=_boosts(1.0)),
-        Variant("title ×1.5", field_boosts=_boosts(1.5)),
-        Variant("title ×2", field_boosts=_boosts(2.0)),
-        Variant("title ×3", field_boosts=_boosts(3.0)),
-        *(
-            Variant(f"BM25F K1={k1} B={b}", weighting=scoring.BM25F(B=b, K1=k1))
-            for k1 in (0.9, 1.2)  # 1.5 measured no better (RESULTS.md of 2026-11-25)
-            for b in (0.4, 0.75)
-        ),
+        *(Variant(f"title ×{w:g}", field_weights={**snapshot.FIELD_WEIGHTS, "title": w})
+          for w in TITLE_WEIGHTS),
+        *(Variant(f"summary ×{w:g}", field_weights={**snapshot.FIELD_WEIGHTS, "summary": w})
+          for w in SUMMARY_WEIGHTS),
+        *(Variant(f"BM25F K1={k1} B={b}", k1=k1, b=b) for k1 in (0.9, 1.2) for b in (0.4, 0.75)),
         Variant("every word first, queries of ≤ 3 words", all_words_first_max_words=3),
         Variant("every word first, all queries", all_words_first_max_words=1000),
         Variant("one BM25 ranking (plain OR)", all_words_first_max_words=0),
@@ -79,18 +73,22 @@ def variants() -> list[Variant]:
 
 @contextmanager
 def ranking(variant: Variant) -> Iterator[None]:
-    """Set the search.py ranking constants for the variant, and put them back after."""
-    saved = (search.FIELD_BOOSTS, search.ALL_WORDS_FIRST_MAX_WORDS, search.WEIGHTING)
+    """Set the ranking constants for the variant, and put them back after."""
+    saved = (snapshot.FIELD_WEIGHTS, snapshot.K1, snapshot.B,
+             search.ALL_WORDS_FIRST_MAX_WORDS)
     try:
-        if variant.field_boosts is not None:
-            search.FIELD_BOOSTS = variant.field_boosts
+        if variant.field_weights is not None:
+            snapshot.FIELD_WEIGHTS = variant.field_weights
+        if variant.k1 is not None:
+            snapshot.K1 = variant.k1
+        if variant.b is not None:
+            snapshot.B = variant.b
         if variant.all_words_first_max_words is not None:
             search.ALL_WORDS_FIRST_MAX_WORDS = variant.all_words_first_max_words
-        if variant.weighting is not None:
-            search.WEIGHTING = variant.weighting
         yield
     finally:
-        search.FIELD_BOOSTS, search.ALL_WORDS_FIRST_MAX_WORDS, search.WEIGHTING = saved
+        (snapshot.FIELD_WEIGHTS, snapshot.K1, snapshot.B,
+         search.ALL_WORDS_FIRST_MAX_WORDS) = saved
 
 
 # --- SciFact ---------------------------------------------------------------------------
@@ -157,7 +155,7 @@ def scifact(quick: bool) -> dict:
     def measure(variant: Variant, index_path: Path) -> tuple[dict[str, float], QueryProblems]:
         problems = QueryProblems([], [])
         with ranking(variant):
-            index = Index.open(index_path)  # a new searcher picks up the weighting
+            index = Index.open(index_path)  # a new snapshot: no scores cached
             run = beir.search_run(_searcher(index, variant.strip_syntax, problems), queries)
         run_path = work / "runs" / (re.sub(r"\W+", "-", variant.label).strip("-") + ".trec")
         beir.write_trec_run(run, run_path)
@@ -190,9 +188,9 @@ def scifact_markdown(fig: dict, quick: bool) -> str:
     lines = [
         f"### BEIR SciFact ({scope})",
         "",
-        f"Current defaults (`FIELD_BOOSTS={search.FIELD_BOOSTS}`, "
-        f"`ALL_WORDS_FIRST_MAX_WORDS={search.ALL_WORDS_FIRST_MAX_WORDS}`, "
-        f"`WEIGHTING=BM25F(B={search.WEIGHTING.B:g}, K1={search.WEIGHTING.K1:g})`): "
+        f"Current defaults (`FIELD_WEIGHTS={snapshot.FIELD_WEIGHTS}`, "
+        f"`K1={snapshot.K1:g}`, `B={snapshot.B:g}`, "
+        f"`ALL_WORDS_FIRST_MAX_WORDS={search.ALL_WORDS_FIRST_MAX_WORDS}`): "
         f"**nDCG@10 {fig['ndcg@10']:.4f}**, **Recall@100 {fig['recall@100']:.4f}** "
         f"({PUBLISHED}). Indexing took {fig['index_seconds']:.1f} s (a no-op when "
         f"the posts were already indexed); search {fig['ms_per_query']:.0f} ms a query, top 100.",

@@ -8,27 +8,26 @@ Everything returned is a plain dataclass; nothing Whoosh escapes this module.
 
 from __future__ import annotations
 
-import heapq
 import html
 import re
 import threading
 import time
 from calendar import monthrange
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
-from itertools import chain, islice
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from whoosh import highlight, qparser, query, scoring
+import numpy as np
+from whoosh import highlight, qparser, query
 from whoosh.filedb.filestore import FileStorage
 from whoosh.qparser.common import QueryParserError
 
 from searchidx.errors import BadQuery, IndexCorrupt, IndexNotFound, PostNotFound
-from searchidx.schema import NO_YEAR, SCHEMA_VERSION, WORD_PATTERN, has_index
+from searchidx.schema import SCHEMA_VERSION, WORD_PATTERN, has_index
+from searchidx.snapshot import MAX_EXPANSIONS, TEXT_FIELDS, Snapshot
 from searchidx.store import Store
 
 if TYPE_CHECKING:
@@ -38,20 +37,11 @@ SORTS = ("relevance", "newest", "oldest")
 MAX_PER_PAGE = 100
 MAX_RESULT_WINDOW = 10_000  # page * per_page: deeper pages cost a full sort
 MAX_QUERY_CHARS = 1_000
-TERM_CACHE_SIZE = 512  # posting lists kept as sets per searcher (common words recur)
-MAX_EXPANSIONS = 200  # terms a wildcard, prefix or fuzzy word may expand to
-# Title and summary are scored as fields of their own, so a title match already adds
-# its own BM25 term above a passing mention in the body. A further multiplier lost on
-# both test sets (all 300 SciFact queries, nDCG@10: x1 0.642, x1.5 0.622, x2 0.601,
-# x3 0.574; real-archive top-10: 91% against 88%; benchmarks/relevance.py).
-FIELD_BOOSTS = {"title": 1.0, "summary": 1.0, "body": 1.0}
 # Keyword queries (up to this many words) list the posts with every word first, then
 # those with some. Longer queries read as descriptions get one BM25 ranking: tiering them
 # let long digests that mention every word bury the post described (top-3 hit rate on
 # the real archives 59% against 82%; benchmarks/relevance.py).
 ALL_WORDS_FIRST_MAX_WORDS = 3
-# B=0.4 (Anserini's choice) beat Whoosh's 0.75 on SciFact (benchmarks/relevance.py).
-WEIGHTING = scoring.BM25F(B=0.4, K1=1.2)
 SNIPPET_CHARS = 160
 
 # User-facing field names in queries -> index fields.
@@ -232,15 +222,15 @@ class Index:
             searcher.close()
             searcher = None
         if searcher is None:
-            searcher = self._local.searcher = self._ix.searcher(weighting=WEIGHTING)
+            searcher = self._local.searcher = self._ix.searcher()
         return searcher
 
-    def _snapshot(self, searcher) -> _Snapshot:
+    def _snapshot(self, searcher) -> Snapshot:
         """The snapshot of `searcher` (this thread's current one: take it once per call,
         as a later _searcher() may replace and close it)."""
         snapshot = getattr(self._local, "snapshot", None)
         if snapshot is None or snapshot.searcher is not searcher:
-            snapshot = self._local.snapshot = _Snapshot(searcher)
+            snapshot = self._local.snapshot = Snapshot(searcher)
         return snapshot
 
     def _store(self) -> Store:
@@ -292,16 +282,16 @@ class Index:
 
         wanted = page * per_page
         if sort == "relevance":
-            tiers = [matched]
+            scores = snapshot.scores(any_word)
+            tiers = [shown]
             if all_words != any_word and _word_count(all_words) <= ALL_WORDS_FIRST_MAX_WORDS:
-                first = matched & snapshot.matching(all_words)
-                tiers = [first, matched - first]
-            # Scored by the any-word query in both tiers: for a post with every word it
-            # gives the same BM25 sum, and Whoosh runs it 3x faster than the AND query.
-            ranked = _top_ranked(searcher, any_word, tiers, snapshot, wanted)
+                every = snapshot.matching(all_words)
+                tiers = [shown & every, shown & ~every]
+            ranked = [(docnum, float(scores[docnum]))
+                      for docnum in snapshot.best(tiers, scores, wanted)]
         else:
-            order = snapshot.newest_first if sort == "newest" else snapshot.oldest_first
-            ranked = [(docnum, None) for docnum in heapq.nsmallest(wanted, shown, key=order)]
+            rank = snapshot.newest_rank if sort == "newest" else snapshot.oldest_rank
+            ranked = [(docnum, None) for docnum in snapshot.best([shown], -rank, wanted)]
         window = ranked[(page - 1) * per_page : wanted]
 
         stored = [searcher.stored_fields(docnum) for docnum, _ in window]
@@ -317,7 +307,7 @@ class Index:
         # matches allowed, "alphafoldd structure" still has hits, all of them weak.
         suggestion = self._suggest(searcher, text) if text.strip() else None
         return Results(
-            query=text, total=len(shown), page=page, per_page=per_page, hits=hits,
+            query=text, total=int(shown.sum()), page=page, per_page=per_page, hits=hits,
             facets=facet_counts, suggestion=suggestion, notice=notice,
             seconds=time.perf_counter() - started,
         )
@@ -414,17 +404,19 @@ class Index:
     def stats(self) -> Stats:
         searcher = self._searcher()
         snapshot = self._snapshot(searcher)
-        dated = [d for d in snapshot.all_docs if snapshot.undated[d] == "0"]
-        first = min(dated, key=snapshot.date.__getitem__, default=None)
-        last = max(dated, key=snapshot.date.__getitem__, default=None)
+        dated = np.flatnonzero(snapshot.live & snapshot.dated)
+        first = last = None
+        if len(dated):
+            first = searcher.stored_fields(int(dated[snapshot.date[dated].argmin()]))["date"]
+            last = searcher.stored_fields(int(dated[snapshot.date[dated].argmax()]))["date"]
         store = self._store()
         return Stats(
             posts=searcher.doc_count(),
-            sources=_facet(Counter(map(snapshot.source.__getitem__, snapshot.all_docs))),
-            first_date=searcher.stored_fields(first)["date"] if first is not None else None,
-            last_date=searcher.stored_fields(last)["date"] if last is not None else None,
-            duplicates=sum(len(docs) for docs in snapshot.copies_of.values()),
-            hidden=len(snapshot.matching(query.Term("hidden", True))),
+            sources=snapshot.source.counts(snapshot.live),
+            first_date=first,
+            last_date=last,
+            duplicates=snapshot.copies_count(),
+            hidden=int(snapshot.matching(query.Term("hidden", True)).sum()),
             index_bytes=sum(p.stat().st_size for p in self.path.iterdir() if p.is_file()),
             updated_at=store.meta("updated_at"),
             roots=list(store.meta("roots") or []),
@@ -435,7 +427,7 @@ class Index:
 
 def _parser(schema, group, plain: bool = False) -> qparser.QueryParser:
     parser = qparser.MultifieldParser(
-        list(FIELD_BOOSTS), schema, fieldboosts=FIELD_BOOSTS, group=group
+        list(TEXT_FIELDS), schema, group=group
     )
     if plain:
         parser.remove_plugin_class(qparser.FieldsPlugin)
@@ -460,7 +452,7 @@ def _in_archive(searcher, word: str) -> bool:
     reader = searcher.reader()
     if reader.doc_frequency("spell", word):
         return True
-    for name in FIELD_BOOSTS:
+    for name in TEXT_FIELDS:
         terms = [t.text for t in searcher.schema[name].analyzer(word, mode="query")]
         if any(reader.doc_frequency(name, term) for term in terms):
             return True
@@ -486,7 +478,7 @@ def _stem_fuzzy_words(q: query.Query, schema) -> query.Query:
     "reinforc", one edit from the stem of the typo but four from the typo itself."""
 
     def visit(node: query.Query) -> query.Query:
-        if isinstance(node, query.FuzzyTerm) and node.fieldname in FIELD_BOOSTS:
+        if isinstance(node, query.FuzzyTerm) and node.fieldname in TEXT_FIELDS:
             stems = [t.text for t in schema[node.fieldname].analyzer(node.text, mode="query")]
             if len(stems) == 1:
                 return query.FuzzyTerm(node.fieldname, stems[0], boost=node.boost,
@@ -574,11 +566,6 @@ def _filter_query(source, tag, author, since, until) -> query.Query | None:
     return parts[0] if len(parts) == 1 else query.And(parts)
 
 
-def _facet(groups: dict) -> dict[str, int]:
-    counts = {k: v for k, v in groups.items() if k and k != NO_YEAR and isinstance(k, str)}
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
 def _split(value: str | None) -> tuple[str, ...]:
     return tuple(v for v in (value or "").split(",") if v)
 
@@ -615,7 +602,7 @@ def _highlight_words(searcher, q: query.Query) -> dict[str, list[str]]:
     words: dict[str, set[str]] = {}
     for node in _walk(q):
         name = node.field() if hasattr(node, "field") else None
-        if name not in FIELD_BOOSTS:
+        if name not in TEXT_FIELDS:
             continue
         if isinstance(node, query.MultiTerm):
             found = [t.decode("utf-8") if isinstance(t, bytes) else t
@@ -685,178 +672,3 @@ def _make_hit(fields: dict, score: float | None, body: str, words: dict[str, lis
         thumbnail=fields.get("thumbnail", ""), score=score, snippet_spans=spans,
         duplicates=duplicates,
     )
-
-
-def _top_ranked(searcher, q: query.Query, tiers: list[frozenset[int]], snapshot: _Snapshot,
-                wanted: int) -> list[tuple[int, float]]:
-    """The best `wanted` posts, one per url: (docnum shown, score). Tier by tier (posts
-    with every word, then the rest), by score within a tier.
-
-    A tier is applied as a filter set rather than inside the query: Whoosh 2.7.5's top-N
-    optimisation trips an assertion in IntersectionMatcher under Require/AndNot.
-    """
-    ranked: dict[int, float] = {}
-    for tier in tiers:
-        if not tier:  # an empty filter set would mean "no filter" to Whoosh
-            continue
-        allowed = set(tier)  # Whoosh takes a set, not a frozenset
-        limit = wanted + 10
-        while True:
-            results = searcher.search(q, limit=limit, filter=allowed)
-            for hit in results:
-                ranked.setdefault(snapshot.shown_copy(hit.docnum), hit.score)
-                if len(ranked) == wanted:
-                    return list(ranked.items())
-            if results.scored_length() < limit:
-                break
-            limit *= 2
-    return list(ranked.items())
-
-
-class _Snapshot:
-    """What one searcher (one index generation) knows, as plain Python data.
-
-    Counting, facets, copy-collapsing and date order run over every matching post, and
-    Whoosh's per-document machinery for them (collectors, facets, column readers) costs
-    far more than list indexing and set algebra. Built once per searcher, per thread.
-    """
-
-    def __init__(self, searcher) -> None:
-        self.searcher = searcher
-        self.reader = searcher.reader()
-        self.all_docs = frozenset(self.reader.all_doc_ids())
-        self._term_docs: dict[tuple, frozenset[int]] = {}
-
-    # Each column is read on first use: a one-off CLI search needs only url_key.
-    @cached_property
-    def url_key(self) -> list[str]:
-        return self._column("url_key")
-
-    @cached_property
-    def source(self) -> list[str]:
-        return self._column("source_name")
-
-    @cached_property
-    def year(self) -> list[str]:
-        return self._column("year")
-
-    @cached_property
-    def length(self) -> list[int]:
-        return self._column("length", default=0)
-
-    @cached_property
-    def undated(self) -> list[str]:
-        return self._column("undated", default="1")
-
-    @cached_property
-    def date(self) -> list[int]:
-        return self._column("date", default=0, translate=False)  # sortable integers
-
-    @cached_property
-    def tags(self) -> list[list[str]]:
-        tags: list[list[str]] = [[] for _ in range(self.reader.doc_count_all())]
-        for tag in self.reader.field_terms("tags"):
-            for docnum in self.reader.postings("tags", tag).all_ids():
-                tags[docnum].append(tag)
-        return tags
-
-    @cached_property
-    def copies_of(self) -> dict[str, list[int]]:
-        """url_key -> the posts sharing it (copies of one post), for keys with several."""
-        shared: dict[str, list[int]] = {}
-        for docnum in self.all_docs:
-            shared.setdefault(self.url_key[docnum], []).append(docnum)
-        return {key: docs for key, docs in shared.items() if len(docs) > 1}
-
-    def _column(self, name: str, default: object = None, translate: bool = True) -> list:
-        # Segment by segment: Whoosh's MultiColumnReader skips a segment in which no
-        # document has the field, which shifts every later document number.
-        values: list = []
-        for leaf, _ in self.reader.leaf_readers():
-            if leaf.has_column(name):
-                values.extend(leaf.column_reader(name, translate=translate))
-            else:
-                values.extend([default] * leaf.doc_count_all())
-        return values
-
-    def matching(self, q: query.Query) -> frozenset[int]:
-        """Every post matching a query, by set algebra over cached posting lists."""
-        if isinstance(q, query.Term):
-            return self._postings(q.fieldname, q.text)
-        if isinstance(q, query.Every):
-            return self.all_docs
-        if type(q) in (query.Or, query.And) and q.subqueries:
-            sets = sorted((self.matching(sub) for sub in q.subqueries), key=len)
-            if isinstance(q, query.Or):
-                return frozenset().union(*sets)
-            return sets[0].intersection(*sets[1:])
-        if isinstance(q, query.AndNot):
-            return self.matching(q.a) - self.matching(q.b)
-        if isinstance(q, query.Require):
-            return self.matching(q.a) & self.matching(q.b)
-        if isinstance(q, query.NumericRange) and q.fieldname == "date":
-            return self._dated(q)
-        return frozenset(self.searcher.docs_for_query(q))  # phrases, ranges, wildcards
-
-    def _postings(self, fieldname: str, text) -> frozenset[int]:
-        def read() -> frozenset[int]:
-            if (fieldname, text) not in self.reader:
-                return frozenset()
-            return frozenset(self.reader.postings(fieldname, text).all_ids())
-
-        return self._cached((fieldname, text), read)
-
-    def _dated(self, q: query.NumericRange) -> frozenset[int]:
-        """Posts in a date range, from the date column: Whoosh expands a range into one
-        term per distinct date, which took ~0.8 s at 50,000 posts."""
-
-        def inside(docnum: int) -> bool:
-            value = self.date[docnum]
-            if q.start is not None and (value < q.start or q.startexcl and value == q.start):
-                return False
-            if q.end is not None and (value > q.end or q.endexcl and value == q.end):
-                return False
-            return self.undated[docnum] == "0"
-
-        key = ("date", q.start, q.end, q.startexcl, q.endexcl)
-        return self._cached(key, lambda: frozenset(filter(inside, self.all_docs)))
-
-    def _cached(self, key: tuple, compute) -> frozenset[int]:
-        docs = self._term_docs.get(key)
-        if docs is None:
-            if len(self._term_docs) >= TERM_CACHE_SIZE:
-                self._term_docs.clear()
-            docs = self._term_docs[key] = compute()
-        return docs
-
-    def collapse(self, matched: frozenset[int]) -> tuple[frozenset[int], dict[str, int]]:
-        """The posts to show (one per url: the fullest copy), and per url the number of
-        other copies that matched."""
-        hidden_copies: set[int] = set()
-        copies: dict[str, int] = {}
-        for key, docs in self.copies_of.items():
-            found = [d for d in docs if d in matched]
-            if len(found) > 1:
-                fullest = max(found, key=self.length.__getitem__)
-                hidden_copies.update(d for d in found if d != fullest)
-                copies[key] = len(found) - 1
-        return (matched - hidden_copies if hidden_copies else matched), copies
-
-    def shown_copy(self, docnum: int) -> int:
-        """The copy of a post shown for it: the fullest of its copies."""
-        docs = self.copies_of.get(self.url_key[docnum])
-        return max(docs, key=self.length.__getitem__) if docs else docnum
-
-    def facets(self, docnums: frozenset[int]) -> dict[str, dict[str, int]]:
-        return {
-            "source": _facet(Counter(map(self.source.__getitem__, docnums))),
-            "year": _facet(Counter(map(self.year.__getitem__, docnums))),
-            "tag": _facet(Counter(chain.from_iterable(map(self.tags.__getitem__, docnums)))),
-        }
-
-    # Undated posts sort last in both orders rather than vanishing or coming first.
-    def newest_first(self, docnum: int) -> tuple:
-        return (self.undated[docnum], -self.date[docnum])
-
-    def oldest_first(self, docnum: int) -> tuple:
-        return (self.undated[docnum], self.date[docnum])

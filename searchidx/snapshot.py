@@ -1,0 +1,362 @@
+"""One index generation as numpy arrays: matching, ranking, facets and copy-collapsing.
+
+Whoosh stores the index and parses queries; the per-post work of a search (which posts
+match, their BM25F scores, facet counts, the fullest copy of each url, date order) runs
+here over arrays indexed by Whoosh document number. Whoosh's own collectors do that work
+one Python call per posting, which made a 50,000-post search take ~70 ms; numpy does it
+in a few vectorised passes over posting lists decoded once per generation.
+
+A `Snapshot` belongs to one searcher and one thread (see `search.Index`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from functools import cached_property
+from itertools import islice
+
+import numpy as np
+from whoosh import query
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+from whoosh.matching import FilterMatcher
+from whoosh.util.numeric import byte_to_length
+
+from searchidx.schema import NO_YEAR
+
+TEXT_FIELDS = ("title", "summary", "body")
+MAX_EXPANSIONS = 200  # terms a wildcard, prefix or fuzzy word may expand to
+CACHE_ENTRIES = 512  # posting lists and filters kept per generation (common words recur)
+
+# BM25F (Robertson & Zaragoza 2009): a word's frequencies in title, summary and body are
+# length-normalised per field, weighted, summed, and saturated once, so a word repeated
+# in every field does not count three times. Measured with benchmarks/relevance.py over
+# a grid (title 1-3, summary 1-12, K1 0.9/1.2, B 0.4-0.9): the summary, a sentence or two
+# saying what the post is about, is the strongest known-item signal (real-archive top-3
+# 74% at x1, 85% at x5, flat above); title x2 and B=0.75 lift SciFact nDCG@10 from 0.676
+# (all x1, B=0.4) to 0.684. Per-field BM25 summed (Whoosh's BM25F) reached 0.642.
+FIELD_WEIGHTS = {"title": 2.0, "summary": 5.0, "body": 1.0}
+K1 = 1.2
+B = 0.75
+
+# Whoosh records a field's length per post as one byte on a log scale.
+_BYTE_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
+
+
+class Snapshot:
+    """What one searcher (one index generation) knows, as arrays over document numbers."""
+
+    def __init__(self, searcher) -> None:
+        self.searcher = searcher
+        self.reader = searcher.reader()
+        self.size = self.reader.doc_count_all()
+        self.live = np.zeros(self.size, dtype=bool)  # not deleted
+        self.live[np.fromiter(self.reader.all_doc_ids(), dtype=np.int64)] = True
+        self._cache: dict[tuple, object] = {}
+
+    # --- columns, each read on first use: a one-off CLI search needs few of them ---
+    @cached_property
+    def url_key(self) -> list[str]:
+        return self._column("url_key")
+
+    @cached_property
+    def length(self) -> np.ndarray:
+        return np.array(self._column("length", default=0), dtype=np.int64)
+
+    @cached_property
+    def dated(self) -> np.ndarray:
+        return np.array([v == "0" for v in self._column("undated", default="1")], dtype=bool)
+
+    @cached_property
+    def date(self) -> np.ndarray:
+        """Whoosh's sortable encoding of each date (unsigned 64-bit); 0 where undated."""
+        values = self._column("date", default=0, translate=False)
+        return np.array([v or 0 for v in values], dtype=np.uint64)
+
+    @cached_property
+    def newest_rank(self) -> np.ndarray:
+        """Each post's place in newest-first order; undated posts come last."""
+        order = np.lexsort((self.date.max(initial=0) - self.date, ~self.dated))
+        rank = np.empty(self.size, dtype=np.int64)
+        rank[order] = np.arange(self.size)
+        return rank
+
+    @cached_property
+    def oldest_rank(self) -> np.ndarray:
+        order = np.lexsort((self.date, ~self.dated))
+        rank = np.empty(self.size, dtype=np.int64)
+        rank[order] = np.arange(self.size)
+        return rank
+
+    @cached_property
+    def source(self) -> _Labels:
+        return _Labels(self._column("source_name", default=""))
+
+    @cached_property
+    def year(self) -> _Labels:
+        return _Labels(self._column("year", default=NO_YEAR))
+
+    @cached_property
+    def tags(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(tag names, docnum of each (post, tag) pair, tag number of each pair)."""
+        names, docs, numbers = [], [], []
+        for number, tag in enumerate(self.reader.field_terms("tags")):
+            ids = self.postings("tags", tag)[0]
+            names.append(tag)
+            docs.append(ids)
+            numbers.append(np.full(len(ids), number, dtype=np.int64))
+        if not names:
+            return [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return names, np.concatenate(docs), np.concatenate(numbers)
+
+    @cached_property
+    def copy_group(self) -> np.ndarray:
+        """For each post sharing its url with others, a number for that url; else -1."""
+        groups: dict[str, list[int]] = {}
+        for docnum in np.flatnonzero(self.live).tolist():
+            groups.setdefault(self.url_key[docnum], []).append(docnum)
+        group = np.full(self.size, -1, dtype=np.int64)
+        for number, docs in enumerate(d for d in groups.values() if len(d) > 1):
+            group[docs] = number
+        return group
+
+    def _column(self, name: str, default: object = None, translate: bool = True) -> list:
+        # Segment by segment: Whoosh's MultiColumnReader skips a segment in which no
+        # document has the field, which shifts every later document number.
+        values: list = []
+        for leaf, _ in self.reader.leaf_readers():
+            if leaf.has_column(name):
+                values.extend(leaf.column_reader(name, translate=translate))
+            else:
+                values.extend([default] * leaf.doc_count_all())
+        return values
+
+    def field_lengths(self, fieldname: str) -> np.ndarray:
+        """Each post's length of a text field, in terms (Whoosh's one-byte estimate)."""
+
+        def read() -> np.ndarray:
+            parts = []
+            for leaf, _ in self.reader.leaf_readers():
+                codes = np.zeros(leaf.doc_count_all(), dtype=np.uint8)
+                # Whoosh 2.7.5 reads this column one post (one seek and read) at a time;
+                # its bytes are the codes, so read them in one go.
+                perdoc = leaf._perdoc
+                name = f"_{fieldname}_len"
+                if perdoc.has_column(name):
+                    column = perdoc.column_reader(name, LENGTHS_COLUMN)
+                    raw = column._dbfile.get(column._basepos, column._count)
+                    codes[: len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+                parts.append(_BYTE_LENGTHS[codes])
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+        return self._cached(("lengths", fieldname), read)
+
+    # --- posting lists ---
+    def postings(self, fieldname: str, text) -> tuple[np.ndarray, np.ndarray]:
+        """(document numbers, term frequencies) of a term, live posts only."""
+
+        def read() -> tuple[np.ndarray, np.ndarray]:
+            ids, weights = [], []
+            for leaf, offset in self.reader.leaf_readers():
+                if (fieldname, text) not in leaf:
+                    continue
+                matcher = leaf.postings(fieldname, text)
+                if isinstance(matcher, FilterMatcher):  # deletions: filtered below instead
+                    matcher = matcher.child
+                # A block at a time: Whoosh's per-posting id()/next() cost ~1 µs each.
+                while matcher.is_active():
+                    matcher._read_ids()
+                    matcher._read_weights()
+                    ids.append(np.asarray(matcher._ids, dtype=np.int64) + offset)
+                    weights.append(np.asarray(matcher._weights, dtype=np.float32))
+                    matcher._next_block()
+            if not ids:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            docs, freqs = np.concatenate(ids), np.concatenate(weights)
+            keep = self.live[docs]
+            return docs[keep], freqs[keep]
+
+        return self._cached(("postings", fieldname, text), read)
+
+    def _cached(self, key: tuple, compute):
+        value = self._cache.get(key)
+        if value is None:
+            if len(self._cache) >= CACHE_ENTRIES:
+                self._cache.clear()
+            value = self._cache[key] = compute()
+        return value
+
+    # --- matching ---
+    def matching(self, q: query.Query) -> np.ndarray:
+        """A boolean mask of the posts matching a query, by set algebra over postings."""
+        if isinstance(q, query.Term):
+            return self._mask(self.postings(q.fieldname, q.text)[0])
+        if isinstance(q, query.Every):
+            return self.live.copy()
+        if type(q) in (query.Or, query.And) and q.subqueries:
+            masks = [self.matching(sub) for sub in q.subqueries]
+            combine = np.logical_or if isinstance(q, query.Or) else np.logical_and
+            return combine.reduce(masks)
+        if isinstance(q, query.AndNot):
+            return self.matching(q.a) & ~self.matching(q.b)
+        if isinstance(q, query.Require):
+            return self.matching(q.a) & self.matching(q.b)
+        if isinstance(q, query.NumericRange) and q.fieldname == "date":
+            return self._dated(q).copy()
+        # Phrases, ranges, wildcards: Whoosh finds them, once per generation.
+        docs = self._cached(
+            ("query", repr(q)),
+            lambda: np.fromiter(self.searcher.docs_for_query(q), dtype=np.int64),
+        )
+        return self._mask(docs)
+
+    def _mask(self, docs: np.ndarray) -> np.ndarray:
+        mask = np.zeros(self.size, dtype=bool)
+        mask[docs] = True
+        return mask
+
+    def _dated(self, q: query.NumericRange) -> np.ndarray:
+        """Posts in a date range, from the date column: Whoosh expands a range into one
+        term per distinct date, which took ~0.8 s at 50,000 posts."""
+
+        def inside() -> np.ndarray:
+            mask = self.dated & self.live
+            if q.start is not None:
+                mask &= self.date > q.start if q.startexcl else self.date >= q.start
+            if q.end is not None:
+                mask &= self.date < q.end if q.endexcl else self.date <= q.end
+            return mask
+
+        return self._cached(("date", q.start, q.end, q.startexcl, q.endexcl), inside)
+
+    # --- ranking ---
+    def scores(self, q: query.Query) -> np.ndarray:
+        """BM25F score of every post for the words of a query (0 where none occurs)."""
+        scores = np.zeros(self.size, dtype=np.float32)
+        posts = max(1, int(self.live.sum()))
+        for text, fields in self._scored_terms(q).items():
+            freq = np.zeros(self.size, dtype=np.float32)
+            for fieldname, weight in fields.items():
+                docs, freqs = self.postings(fieldname, text)
+                if len(docs):
+                    freq[docs] += weight * freqs / self._length_norm(fieldname)[docs]
+            found = np.flatnonzero(freq)
+            if not len(found):
+                continue
+            idf = math.log(1 + (posts - len(found) + 0.5) / (len(found) + 0.5))
+            tf = freq[found]
+            scores[found] += idf * tf * (K1 + 1) / (K1 + tf)
+        return scores
+
+    def _length_norm(self, fieldname: str) -> np.ndarray:
+        def compute() -> np.ndarray:
+            lengths = self.field_lengths(fieldname)
+            average = float(lengths[self.live].mean()) if self.live.any() else 0.0
+            if not average:
+                return np.ones(self.size, dtype=np.float32)
+            return (1 - B) + B * lengths / average
+
+        return self._cached(("norm", fieldname), compute)
+
+    def _scored_terms(self, q: query.Query) -> dict[str, dict[str, float]]:
+        """term -> {text field: weight} for the words a query searches for. Words under
+        NOT only exclude; other fields (source:, tag:) only filter."""
+        terms: dict[str, dict[str, float]] = {}
+
+        def add(fieldname: str, texts: Iterable, boost: float) -> None:
+            for text in texts:
+                text = text.decode("utf-8") if isinstance(text, bytes) else str(text)
+                fields = terms.setdefault(text, {})
+                fields[fieldname] = max(fields.get(fieldname, 0.0),
+                                        boost * FIELD_WEIGHTS[fieldname])
+
+        def visit(node: query.Query) -> None:
+            if isinstance(node, query.Not):
+                return
+            if isinstance(node, query.AndNot):
+                visit(node.a)
+                return
+            fieldname = getattr(node, "fieldname", None)
+            if fieldname in FIELD_WEIGHTS:
+                if isinstance(node, query.Term):
+                    add(fieldname, [node.text], node.boost)
+                elif isinstance(node, query.Phrase):
+                    add(fieldname, node.words, node.boost)
+                elif isinstance(node, query.MultiTerm):
+                    add(fieldname, islice(node._btexts(self.reader), MAX_EXPANSIONS), node.boost)
+                return
+            for child in node.children():
+                visit(child)
+
+        visit(q)
+        return terms
+
+    def best(self, tiers: list[np.ndarray], keys: np.ndarray, wanted: int) -> list[int]:
+        """The `wanted` posts with the highest keys, tier by tier (all of the first tier
+        before any of the second); equal keys newest first."""
+        chosen: list[int] = []
+        for tier in tiers:
+            need = wanted - len(chosen)
+            if need <= 0:
+                break
+            docs = np.flatnonzero(tier)
+            if len(docs) > need:
+                # Keep those at or above the need-th highest key (ties included), then sort.
+                kth = np.partition(keys[docs], len(docs) - need)[len(docs) - need]
+                docs = docs[keys[docs] >= kth]
+            order = np.lexsort((self.newest_rank[docs], -keys[docs]))
+            chosen.extend(docs[order[:need]].tolist())
+        return chosen
+
+    # --- results ---
+    def collapse(self, matched: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+        """The posts to show (one per url: the fullest matching copy), and per url the
+        number of other copies that matched."""
+        copies = np.flatnonzero(matched & (self.copy_group >= 0))
+        if not len(copies):
+            return matched, {}
+        groups = self.copy_group[copies]
+        # Fullest first within each group; a group's first entry is the copy shown.
+        order = np.lexsort((-self.length[copies], groups))
+        copies, groups = copies[order], groups[order]
+        first = np.ones(len(copies), dtype=bool)
+        first[1:] = groups[1:] != groups[:-1]
+        shown = matched.copy()
+        shown[copies[~first]] = False
+        counts = np.bincount(groups, minlength=int(groups.max()) + 1)
+        return shown, {
+            self.url_key[int(doc)]: int(counts[group]) - 1
+            for doc, group in zip(copies[first], groups[first], strict=True)
+            if counts[group] > 1
+        }
+
+    def facets(self, shown: np.ndarray) -> dict[str, dict[str, int]]:
+        names, tag_docs, tag_numbers = self.tags
+        tag_counts = np.bincount(tag_numbers[shown[tag_docs]], minlength=len(names))
+        return {
+            "source": self.source.counts(shown),
+            "year": self.year.counts(shown),
+            "tag": _facet(zip(names, tag_counts.tolist(), strict=True)),
+        }
+
+    def copies_count(self) -> int:
+        """Posts that share their url with another post."""
+        return int((self.copy_group[self.live] >= 0).sum())
+
+
+class _Labels:
+    """A text column as numbers into a list of distinct values, for counting."""
+
+    def __init__(self, values: list[str]) -> None:
+        self.names, numbers = np.unique(np.array(values, dtype=object), return_inverse=True)
+        self.numbers = numbers.astype(np.int64)
+
+    def counts(self, mask: np.ndarray) -> dict[str, int]:
+        counts = np.bincount(self.numbers[mask], minlength=len(self.names))
+        return _facet(zip(self.names.tolist(), counts.tolist(), strict=True))
+
+
+def _facet(counts: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Facet counts, largest first; empty values and posts without a year left out."""
+    kept = [(k, v) for k, v in counts if v and k and k != NO_YEAR]
+    return dict(sorted(kept, key=lambda kv: (-kv[1], kv[0])))

@@ -123,8 +123,11 @@ def query_latency(index_dir: Path, db_path: Path, texts: list[str]) -> dict:
         "snippets": dict(snippets=True, facets=False),
         "facets": dict(snippets=False, facets=True),
         "since_2020": dict(snippets=False, facets=False, since="2020"),
+        # what the CLI and the web page ask for: issue 4's target is on this one
+        "snippets_facets": dict(snippets=True, facets=True),
     }
-    fts_modes = {"plain": {}, "snippets": {"snippets": True}, "since_2020": {"since": "2020"}}
+    fts_modes = {"plain": {}, "snippets": {"snippets": True}, "since_2020": {"since": "2020"},
+                 "snippets_facets": {"snippets": True}}
     out = {}
     for mode, options in modes.items():
         out[mode] = time_each(lambda t, o=options: idx.search(t, per_page=10, **o), texts)
@@ -303,7 +306,7 @@ def main(quick: bool = False) -> dict:
 def targets(runs: list[dict], largest: int) -> dict:
     run = next(r for r in runs if r["label"] == f"synthetic {largest:,}")
     speedup = run["vs_naive_whoosh"]
-    snippets_p50 = run["queries"]["snippets"]["p50_ms"]
+    snippets_p50 = run["queries"]["snippets_facets"]["p50_ms"]
     return {
         "at_posts": largest,
         "indexing_vs_naive_whoosh": speedup,
@@ -321,7 +324,7 @@ def markdown(figures: dict) -> str:
     lines += [
         f"Targets at N={t['at_posts']:,}: indexing ≥3× naive Whoosh — "
         f"**{t['indexing_vs_naive_whoosh']:.2f}×** "
-        f"({'met' if t['indexing_target_met'] else 'MISSED'}); query p50 with snippets "
+        f"({'met' if t['indexing_target_met'] else 'MISSED'}); query p50 with snippets and facets "
         f"< 50 ms — **{t['snippets_p50_ms']:.1f} ms** "
         f"({'met' if t['snippets_target_met'] else 'MISSED'}).",
         "",

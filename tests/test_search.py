@@ -365,3 +365,59 @@ def test_stats(corpus_index, corpus_dir) -> None:
     assert stats.index_bytes > 0
     assert stats.roots == [str(corpus_dir)]
     assert stats.updated_at
+
+
+# --- ranking and counting over arrays (snapshot.py), on tiny archives of our own ----------
+
+FILLER = " ".join(f"filler{i % 37} words{i % 11}" for i in range(300))
+
+
+def _tiny_index(tmp_path, write_post, posts: dict[str, tuple[dict, str]]):
+    from searchidx import Index, indexer
+
+    folder = tmp_path / "archive"
+    for name, (meta, body) in posts.items():
+        write_post(folder, name, {"source": "Lab Notes", **meta}, body)
+    indexer.update(tmp_path / "index", [folder])
+    return Index.open(tmp_path / "index")
+
+
+def test_summary_match_ranks_above_body_mentions(tmp_path, write_post) -> None:
+    idx = _tiny_index(tmp_path, write_post, {
+        "2023-01-01-census.md": ({"title": "Field notes", "summary": "A quokka census"}, FILLER),
+        "2023-01-02-island.md": ({"title": "Island trip", "summary": "Ferries and bikes"},
+                                 f"{FILLER} a quokka here {FILLER} another quokka there"),
+    })
+    assert [Path(h.path).name for h in idx.search("quokka").hits] == [
+        "2023-01-01-census.md", "2023-01-02-island.md"]
+
+
+def test_equal_scores_keep_a_stable_order(tmp_path, write_post) -> None:
+    posts = {f"2023-01-0{i}-twin.md": ({"title": "Twin"}, "identical body text") for i in (1, 2, 3)}
+    idx = _tiny_index(tmp_path, write_post, posts)
+    orders = {tuple(h.id for h in idx.search("identical").hits) for _ in range(3)}
+    assert len(orders) == 1 and len(next(iter(orders))) == 3
+
+
+def test_deleted_posts_still_in_a_segment_are_not_found_or_counted(tmp_path, write_post) -> None:
+    from whoosh.filedb.filestore import FileStorage
+
+    idx = _tiny_index(tmp_path, write_post, {
+        "2023-01-01-alpha.md": ({"title": "Alpha", "tags": ["ants"]}, "aardvarks and ants"),
+        "2023-01-02-beta.md": ({"title": "Beta", "tags": ["ants"]}, "badgers and ants"),
+    })
+    gone = idx.search("badgers").hits[0].id
+    # Delete without merging, so the segment keeps the post's postings and columns.
+    ix = FileStorage(str(tmp_path / "index"), supports_mmap=False).open_index()
+    writer = ix.writer()
+    writer.delete_by_term("id", gone)
+    writer.commit(merge=False)
+    assert ix.reader().has_deletions()
+
+    results = idx.search("ants")
+    assert [h.title for h in results.hits] == ["Alpha"]
+    assert results.total == 1
+    assert results.facets["tag"] == {"ants": 1}
+    assert results.facets["source"] == {"Lab Notes": 1}
+    assert idx.search("badgers").total == 0
+    assert idx.stats().posts == 1

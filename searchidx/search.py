@@ -2,7 +2,9 @@
 
 `Index.open(path)` once, then `search`, `get`, `similar`, `stats` from any number of
 threads. Each thread gets its own Whoosh searcher (the index is opened without mmap, so
-searchers must not be shared) and refreshes it when a writer has committed.
+searchers must not be shared) and a new one when a writer has committed. Whoosh parses
+the query and finds phrases and wildcards; matching, BM25F scoring, facets and copy
+collapsing run over that searcher's `snapshot.Snapshot`.
 Everything returned is a plain dataclass; nothing Whoosh escapes this module.
 """
 
@@ -324,6 +326,9 @@ class Index:
             errors = [node.error for node in strict.leaves() if getattr(node, "error", None)]
             if errors:
                 raise QueryParserError(str(errors[0]))
+            if strict is query.NullQuery and re.search(WORD_PATTERN, text):
+                # e.g. "+1 nucleosomes": a required stop word empties the whole query
+                raise QueryParserError("its operators left no words to search for")
             # "alphafold NOT database" must not become "alphafold OR (NOT database)"
             has_not = any(isinstance(node, query.Not) for node in _walk(strict))
             loose = strict if has_not else _parser(schema, qparser.OrGroup).parse(text)

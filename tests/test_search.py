@@ -158,6 +158,13 @@ def test_lenient_parse_still_finds_the_words(corpus_index) -> None:
     assert "2024-05-08-alphafold-3.md" in _all(corpus_index, "title:(alphafold")
 
 
+def test_required_stop_word_does_not_empty_the_query(corpus_index) -> None:
+    # a SciFact claim: "... by stabilizing +1 nucleosomes" once listed the newest posts
+    results = corpus_index.search("alphafold +1 structure")
+    assert results.hits and "alphafold" in results.hits[0].title.lower()
+    assert results.notice and results.notice.endswith("searched for the words")
+
+
 @pytest.mark.parametrize("text", ['"unclosed', "title:(foo"])
 def test_unbalanced_query_sets_a_notice(corpus_index, text: str) -> None:
     assert corpus_index.search(text).notice

@@ -26,7 +26,9 @@ from searchidx.schema import NO_YEAR
 
 TEXT_FIELDS = ("title", "summary", "body")
 MAX_EXPANSIONS = 200  # terms a wildcard, prefix or fuzzy word may expand to
-CACHE_ENTRIES = 512  # posting lists and filters kept per generation (common words recur)
+# Posting lists and filters kept per generation and thread, as common words recur. A word
+# in most of 50,000 posts takes ~0.4 MB; web threads each hold a cache of their own.
+CACHE_BYTES = 64 * 2**20
 
 # BM25F (Robertson & Zaragoza 2009): a word's frequencies in title, summary and body are
 # length-normalised per field, weighted, summed, and saturated once, so a word repeated
@@ -53,6 +55,7 @@ class Snapshot:
         self.live = np.zeros(self.size, dtype=bool)  # not deleted
         self.live[np.fromiter(self.reader.all_doc_ids(), dtype=np.int64)] = True
         self._cache: dict[tuple, object] = {}
+        self._cache_bytes = 0
 
     # --- columns, each read on first use: a one-off CLI search needs few of them ---
     @cached_property
@@ -158,11 +161,11 @@ class Snapshot:
                 while matcher.is_active():
                     matcher._read_ids()
                     matcher._read_weights()
-                    ids.append(np.asarray(matcher._ids, dtype=np.int64) + offset)
+                    ids.append(np.asarray(matcher._ids, dtype=np.int32) + offset)
                     weights.append(np.asarray(matcher._weights, dtype=np.float32))
                     matcher._next_block()
             if not ids:
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+                return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
             docs, freqs = np.concatenate(ids), np.concatenate(weights)
             keep = self.live[docs]
             return docs[keep], freqs[keep]
@@ -172,9 +175,13 @@ class Snapshot:
     def _cached(self, key: tuple, compute):
         value = self._cache.get(key)
         if value is None:
-            if len(self._cache) >= CACHE_ENTRIES:
+            value = compute()
+            size = sum(a.nbytes for a in (value if isinstance(value, tuple) else (value,)))
+            if self._cache_bytes + size > CACHE_BYTES:
                 self._cache.clear()
-            value = self._cache[key] = compute()
+                self._cache_bytes = 0
+            self._cache[key] = value
+            self._cache_bytes += size
         return value
 
     # --- matching ---

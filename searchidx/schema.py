@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import pairwise
 from pathlib import Path
+from pickle import dumps
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from whoosh import fields
+from whoosh import fields, formats
 from whoosh.analysis import Token, Tokenizer
 from whoosh.lang import stemmer_for_language, stopwords_for_language
 from whoosh.support.charset import accent_map
+from whoosh.system import pack_uint
 
 if TYPE_CHECKING:  # posts.py imports the frontmatter and markdown parsers: not for search
     from searchidx.posts import Post
 
 
 # Bump when fields or analyzers change: older indexes are then rebuilt, not misread.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Words, with research tokens kept whole: GPT-4, state-of-the-art, GPT-3.5, C++, C#.
 WORD_PATTERN = r"\w+(?:['’]\w+)?(?:[-./+]\w+(?:['’]\w+)?)*(?:\+\+|#)?"
@@ -82,18 +85,12 @@ class ResearchAnalyzer(Tokenizer):
             t.pos, t.startchar, t.endchar = start_pos, start_char, start_char + len(value)
             yield t
             return
-        analyse = self._analyse
         cache = self._cache()
         query_mode = mode == "query"
         pos = start_pos
         for match in _WORD.finditer(value):
             raw = match.group()
-            text = raw.lower()
-            pieces = cache.get((text, query_mode))
-            if pieces is None:
-                if len(cache) > _CACHE_SIZE:
-                    cache.clear()
-                pieces = cache[text, query_mode] = analyse(text, query_mode)
+            pieces = cache[raw.lower(), query_mode]
             if chars:
                 t.startchar, t.endchar = start_char + match.start(), start_char + match.end()
             if keeporiginal:
@@ -111,12 +108,31 @@ class ResearchAnalyzer(Tokenizer):
                 yield t
             pos += pieces[-1][1] + 1 if pieces else 1
 
-    def _cache(self) -> dict:
-        """Lower-cased word -> its terms. Words repeat (Zipf), so most tokens are one
-        dict lookup; not pickled with the schema."""
+    def term_positions(self, value: str, mode: str = "") -> dict[str, list[int]]:
+        """Each term of the text with its positions: the tokens `__call__` yields (stop
+        words removed), without a Token object and two generator steps per word. The
+        indexing formats below use it; analysis is the largest share of indexing time."""
+        cache = self._cache()
+        query_mode = mode == "query"
+        found: dict[str, list[int]] = {}
+        pos = 0
+        for raw in _WORD.findall(value):
+            pieces = cache[raw.lower(), query_mode]
+            for word, offset, _span, stopped in pieces:
+                if not stopped:
+                    positions = found.get(word)
+                    if positions is None:
+                        found[word] = [pos + offset]
+                    else:
+                        positions.append(pos + offset)
+            pos += pieces[-1][1] + 1 if pieces else 1
+        return found
+
+    def _cache(self) -> _TermCache:
+        """(lower-cased word, query mode) -> its terms; not pickled with the schema."""
         cache = getattr(self, "_terms", None)
         if cache is None:
-            cache = self._terms = {}
+            cache = self._terms = _TermCache(self._analyse)
             self._stopwords = stopwords_for_language("en") if self.stem else frozenset()
             self._stem = stemmer_for_language("en") if self.stem else None
         return cache
@@ -146,6 +162,21 @@ class ResearchAnalyzer(Tokenizer):
         return tuple(terms)
 
 
+class _TermCache(dict):
+    """Words repeat (Zipf), so most tokens cost one dict lookup; a new word is analysed
+    once, by `__missing__`."""
+
+    def __init__(self, analyse) -> None:
+        super().__init__()
+        self._analyse = analyse
+
+    def __missing__(self, key: tuple[str, bool]) -> tuple:
+        if len(self) > _CACHE_SIZE:
+            self.clear()
+        terms = self[key] = self._analyse(*key)
+        return terms
+
+
 def _cjk_bigrams(text: str) -> list[tuple[str, int, tuple[int, int]]]:
     """CJK runs as overlapping bigrams, other runs whole: (piece, position, span)."""
     pieces = []
@@ -163,15 +194,60 @@ def text_analyzer(stem: bool = True) -> ResearchAnalyzer:
     return ResearchAnalyzer(stem=stem)
 
 
+def _fast_path(value, analyzer, kwargs) -> bool:
+    """Whether a format can ask the analyzer for term positions in one call: our analyzer,
+    a plain string, and no options beyond the mode (as when indexing a document)."""
+    return isinstance(analyzer, ResearchAnalyzer) and isinstance(value, str) and (
+        kwargs.keys() <= {"mode"})
+
+
+class ResearchPositions(formats.Positions):
+    """Whoosh's Positions format, fed by `ResearchAnalyzer.term_positions`. Yields
+    exactly what `Positions.word_values` yields (same terms, weights and bytes)."""
+
+    def word_values(self, value, analyzer, **kwargs):
+        if not _fast_path(value, analyzer, kwargs):
+            return super().word_values(value, analyzer, **kwargs)
+        boost = self.field_boost
+        values = []
+        for word, positions in analyzer.term_positions(value, kwargs.get("mode", "")).items():
+            freq = len(positions)
+            deltas = [b - a for a, b in pairwise([0, *positions])]
+            values.append((word, freq, freq * boost, pack_uint(freq) + dumps(deltas, 2)))
+        return values
+
+
+class ResearchFrequency(formats.Frequency):
+    """Whoosh's Frequency format, fed by `ResearchAnalyzer.term_positions`. Yields
+    exactly what `Frequency.word_values` yields."""
+
+    def word_values(self, value, analyzer, **kwargs):
+        if not _fast_path(value, analyzer, kwargs):
+            return super().word_values(value, analyzer, **kwargs)
+        boost = self.field_boost
+        return [
+            (word, len(positions), len(positions) * boost, pack_uint(len(positions)))
+            for word, positions in analyzer.term_positions(value, kwargs.get("mode", "")).items()
+        ]
+
+
+def prose(stem: bool = True, phrase: bool = True, **options) -> fields.TEXT:
+    """A TEXT field analysed by ResearchAnalyzer, with the formats above."""
+    field = fields.TEXT(analyzer=text_analyzer(stem), phrase=phrase, **options)
+    fast = ResearchPositions if phrase else ResearchFrequency
+    field.format = fast(field_boost=field.format.field_boost)
+    return field
+
+
 class PostSchema(fields.SchemaClass):
     id = fields.ID(unique=True, stored=True)
     path = fields.STORED()
-    title = fields.TEXT(analyzer=text_analyzer(), stored=True, multitoken_query="and")
-    summary = fields.TEXT(analyzer=text_analyzer(), stored=True, multitoken_query="and")
-    body = fields.TEXT(analyzer=text_analyzer(), multitoken_query="and")
+    title = prose(stored=True, multitoken_query="and")
+    summary = prose(stored=True, multitoken_query="and")
+    body = prose(multitoken_query="and")
     # Unstemmed words of title and summary: "did you mean" suggests real words (B10).
-    spell = fields.TEXT(analyzer=text_analyzer(stem=False), phrase=False, spelling=True)
-    source = fields.TEXT(analyzer=text_analyzer(stem=False), multitoken_query="and")
+    spell = prose(stem=False, phrase=False, spelling=True)
+    source = prose(stem=False, multitoken_query="and")
     source_name = fields.ID(stored=True, sortable=True)  # exact, for filters and facets
     tags = fields.KEYWORD(stored=True, commas=True, lowercase=True, scorable=True)
     authors = fields.KEYWORD(stored=True, commas=True, lowercase=True)

@@ -316,3 +316,33 @@ def test_killed_run_leaves_the_previous_state_and_the_next_run_finishes(
     idx = Index.open(index_dir)
     assert idx.stats().posts == 1503
     assert idx.search("wombat").total == 1500
+
+
+# --- the parallel build's posting pool ------------------------------------------------------
+
+@pytest.mark.parametrize("limit_mb", [512, 0.005])  # in memory; spilled to many disk runs
+def test_term_pool_yields_whooshs_posting_order(tmp_path, limit_mb: float) -> None:
+    import random
+
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.writing import PostingPool
+
+    rng = random.Random(7)
+    words = [f"w{i}".encode() for i in range(300)]
+    stream = []
+    for docnum in range(400):  # documents arrive in order, each term once per field
+        for fieldname in ("body", "title"):
+            for word in sorted(set(rng.choices(words, k=rng.randint(1, 40)))):
+                freq = rng.randint(1, 5)
+                stream.append((fieldname, word, docnum, float(freq), bytes([freq]) * freq))
+    rng.shuffle(stream)  # within a document Whoosh adds fields and terms in any order
+    stream.sort(key=lambda posting: posting[2])
+
+    ours = indexer._TermPool(FileStorage(str(tmp_path)), None, limit_mb)
+    whooshs = PostingPool(FileStorage(str(tmp_path)), None, limitmb=limit_mb)
+    for posting in stream:
+        ours.add(posting)
+        whooshs.add(posting)
+    assert bool(ours.runs) == (limit_mb < 1)
+    assert list(ours.iter_postings()) == list(whooshs.iter_postings())
+    assert not list(tmp_path.iterdir())  # the runs were removed

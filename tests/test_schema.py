@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from searchidx.posts import Post
-from searchidx.schema import NO_YEAR, text_analyzer, to_document, url_key
+from searchidx.schema import (
+    NO_YEAR,
+    ResearchFrequency,
+    ResearchPositions,
+    text_analyzer,
+    to_document,
+    url_key,
+)
 
 
 def _tokens(text: str, mode: str = "index") -> list[str]:
@@ -157,3 +164,20 @@ def test_to_document_undated_post() -> None:
     assert "date" not in doc
     assert doc["year"] == NO_YEAR and doc["undated"] == "1"
     assert doc["url_key"] == "p2"  # no url: the post is its own key
+
+
+@pytest.mark.parametrize("text", [
+    "GPT-4 beats GPT-3.5 on the state-of-the-art benchmark, and the benchmark again",
+    "AlphaFold の構造予測 and 日本語の文章 mixed with English",
+    "Café naïve ＧＰＴ résumé " + "y" * 300 + " the of and a",
+    "",
+])
+def test_fast_formats_write_what_whooshs_formats_write(text: str) -> None:
+    from whoosh import formats
+
+    for stem in (True, False):
+        analyzer = text_analyzer(stem)
+        for ours, whooshs in ((ResearchPositions(), formats.Positions()),
+                              (ResearchFrequency(), formats.Frequency())):
+            assert sorted(ours.word_values(text, analyzer, mode="index")) == sorted(
+                whooshs.word_values(text, analyzer, mode="index"))

@@ -371,7 +371,7 @@ def markdown(figures: dict) -> str:
         f"({'met' if t['snippets_target_met'] else 'MISSED'}).",
         "",
         "| archive | posts | searchidx posts/s | FTS5 posts/s | ratio | vs naive Whoosh "
-        "| peak RSS MB (all processes) | index MB | FTS5 MB | re-sync none / one s "
+        "| peak RSS MB: indexer (all processes) | index MB | FTS5 MB | re-sync none / one s "
         "| CLI cold ms | web / ms |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]

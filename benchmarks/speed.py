@@ -158,7 +158,6 @@ def time_each(call: Callable[[str], object], texts: list[str]) -> dict:
 def query_latency(index_dir: Path, db_path: Path, texts: list[str]) -> dict:
     from searchidx.search import Index
 
-    idx = Index.open(index_dir)
     fts = baselines.Fts5Searcher(db_path)
     modes = {
         "plain": dict(snippets=False, facets=False),
@@ -172,6 +171,9 @@ def query_latency(index_dir: Path, db_path: Path, texts: list[str]) -> dict:
                  "snippets_facets": {"snippets": True}}
     out = {}
     for mode, options in modes.items():
+        # A fresh Index per mode: searchidx caches posting lists per index generation, and
+        # a mode must not ride on the lists the previous mode's identical queries decoded.
+        idx = Index.open(index_dir)
         out[mode] = time_each(lambda t, o=options: idx.search(t, per_page=10, **o), texts)
         if mode in fts_modes:
             out[mode]["fts5"] = time_each(lambda t, o=fts_modes[mode]: fts.search(t, **o), texts)

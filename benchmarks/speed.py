@@ -174,7 +174,7 @@ def query_latency(index_dir: Path, db_path: Path, texts: list[str]) -> dict:
         # A fresh Index per mode: searchidx caches posting lists per index generation, and
         # a mode must not ride on the lists the previous mode's identical queries decoded.
         idx = Index.open(index_dir)
-        out[mode] = time_each(lambda t, o=options: idx.search(t, per_page=10, **o), texts)
+        out[mode] = time_each(lambda t, o=options, i=idx: i.search(t, per_page=10, **o), texts)
         if mode in fts_modes:
             out[mode]["fts5"] = time_each(lambda t, o=fts_modes[mode]: fts.search(t, **o), texts)
         print(f"    query {mode:<11} ({out[mode]['queries']:3d} q) "

@@ -109,7 +109,7 @@ def _searcher(index: Index, strip_syntax: bool, problems: QueryProblems):
         except Exception as exc:  # noqa: BLE001 - recorded and reported, not hidden
             problems.errors.append((text, f"{type(exc).__name__}: {exc}"))
             return []
-        if results.notice and "no words" in results.notice:
+        if results.notice == search.NO_WORDS_NOTICE:
             problems.no_words.append(text)
             return []  # the newest posts are not a ranking of this query
         return [(hit.path, hit.score or 0.0) for hit in results.hits]

@@ -45,6 +45,7 @@ MAX_QUERY_CHARS = 1_000
 # the real archives 59% against 82%; benchmarks/relevance.py).
 ALL_WORDS_FIRST_MAX_WORDS = 3
 SNIPPET_CHARS = 160
+NO_WORDS_NOTICE = "the query has no words to search for; showing the newest posts"
 
 # User-facing field names in queries -> index fields.
 _FIELD_ALIASES = {"tags": ["tag"], "authors": ["author"]}
@@ -328,7 +329,7 @@ class Index:
                 raise QueryParserError(str(errors[0]))
             if strict is query.NullQuery and re.search(WORD_PATTERN, text):
                 # e.g. "+1 nucleosomes": a required stop word empties the whole query
-                raise QueryParserError("its operators left no words to search for")
+                raise QueryParserError("its operators dropped every word")
             # "alphafold NOT database" must not become "alphafold OR (NOT database)"
             has_not = any(isinstance(node, query.Not) for node in _walk(strict))
             loose = strict if has_not else _parser(schema, qparser.OrGroup).parse(text)
@@ -338,12 +339,12 @@ class Index:
             # "x NOT AND y"); whatever it fails on, the words are still searched.
             words = " ".join(f'"{word}"' for word in re.findall(WORD_PATTERN, text))
             if not words:
-                return None, None, "the query has no words to search for; showing the newest posts"
+                return None, None, NO_WORDS_NOTICE
             strict = _parser(schema, qparser.AndGroup, plain=True).parse(words)
             loose = _parser(schema, qparser.OrGroup, plain=True).parse(words)
             notice = f"the query syntax could not be used ({_short(exc)}); searched for the words"
         if strict is query.NullQuery:
-            return None, None, "the query has no words to search for; showing the newest posts"
+            return None, None, NO_WORDS_NOTICE
         strict, capped = _cap_expansions(_stem_fuzzy_words(strict, schema), searcher.reader())
         loose, _ = _cap_expansions(_stem_fuzzy_words(loose, schema), searcher.reader())
         if capped:

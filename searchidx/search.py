@@ -391,21 +391,26 @@ class Index:
         )
 
     def similar(self, post_id: str, limit: int = 5, include_hidden: bool = False) -> list[Hit]:
-        """Posts like this one: more-like-this over its title, summary and body."""
+        """Posts like this one: its 20 most telling words (Whoosh's key terms, Bo1), ranked
+        with BM25F over title, summary and body like any search; copies of it left out."""
         searcher = self._searcher()  # once: a later call may replace and close it
+        snapshot = self._snapshot(searcher)
         post = self._record(searcher, post_id)
         docnum = searcher.document_number(id=post_id)
         text = f"{post.title}\n{post.summary}\n{post.body}"
-        results = searcher.more_like(
-            docnum, "body", text=text, top=limit + 5, numterms=20,
-            filter=None if include_hidden else query.Not(query.Term("hidden", True)),
-        )
-        own_url = searcher.stored_fields(docnum).get("url")
-        hits = [
-            _make_hit(h.fields(), h.score, "", {}, None) for h in results
-            if not (own_url and h.get("url") == own_url)
+        words = [word for word, _ in searcher.key_terms_from_text("body", text, numterms=20)]
+        like = query.Or([query.Term(name, word) for word in words for name in TEXT_FIELDS])
+        wanted = like if include_hidden else query.AndNot(like, query.Term("hidden", True))
+        matched = snapshot.matching(wanted)
+        matched[docnum] = False
+        if snapshot.copy_group[docnum] >= 0:
+            matched &= snapshot.copy_group != snapshot.copy_group[docnum]
+        shown, _ = snapshot.collapse(matched)
+        scores = snapshot.scores(like)
+        return [
+            _make_hit(searcher.stored_fields(found), float(scores[found]), "", {}, None)
+            for found in snapshot.best([shown], scores, limit)
         ]
-        return hits[:limit]
 
     def stats(self) -> Stats:
         searcher = self._searcher()

@@ -1,6 +1,7 @@
-"""Run the speed and relevance benchmarks; write benchmarks/results.json and RESULTS.md.
+"""Run the speed and relevance benchmarks; write benchmarks/results.json and RESULTS.md
+(a quick run writes them under benchmarks/out/ instead, leaving the committed ones alone).
 
-    python -m benchmarks.run            # full: 10k and 50k posts, real corpora (~15 min)
+    python -m benchmarks.run            # full: 10k and 50k posts, real corpora (~7 min)
     python -m benchmarks.run --quick    # 2,000 posts only (~2 min)
 """
 
@@ -63,7 +64,10 @@ def main() -> None:
 
     results = {"machine": facts, "quick": args.quick, "speed": speed_figures,
                "relevance": relevance_figures}
-    (HERE / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    # A quick run's figures are not comparable with the committed full run: keep them apart.
+    folder = HERE / "out" if args.quick else HERE
+    folder.mkdir(exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     load = ", ".join(f"{x:.1f}" for x in facts["load_average_at_start"])
     report = "\n".join([
         "# searchidx benchmark results",
@@ -76,9 +80,9 @@ def main() -> None:
         speed_figures["markdown"],
         relevance_figures["markdown"],
     ])
-    (HERE / "RESULTS.md").write_text(report)
+    (folder / "RESULTS.md").write_text(report)
     print("\n" + report)
-    print(f"wrote {HERE / 'results.json'} and {HERE / 'RESULTS.md'}")
+    print(f"wrote {folder / 'results.json'} and {folder / 'RESULTS.md'}")
 
 
 if __name__ == "__main__":

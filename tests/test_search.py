@@ -428,3 +428,19 @@ def test_deleted_posts_still_in_a_segment_are_not_found_or_counted(tmp_path, wri
     assert results.facets["source"] == {"Lab Notes": 1}
     assert idx.search("badgers").total == 0
     assert idx.stats().posts == 1
+
+
+def test_results_do_not_depend_on_the_posting_cache(corpus_index, monkeypatch) -> None:
+    from searchidx import Index, snapshot
+
+    def run(idx) -> list:
+        return [
+            (r.total, [(h.id, h.score) for h in r.hits], r.facets)
+            for r in (idx.search(text, per_page=20) for text in (
+                "protein structure", "alphafold OR chatgpt", '"language model"', "reinforc*",
+                "title:alphafold", "", "model -language"))
+        ]
+
+    expected = run(corpus_index)
+    monkeypatch.setattr(snapshot, "CACHE_BYTES", 1)  # every entry evicts the one before
+    assert run(Index.open(corpus_index.path)) == expected

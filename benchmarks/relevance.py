@@ -155,7 +155,7 @@ def scifact(quick: bool) -> dict:
     def measure(variant: Variant, index_path: Path) -> tuple[dict[str, float], QueryProblems]:
         problems = QueryProblems([], [])
         with ranking(variant):
-            index = Index.open(index_path)  # a new snapshot: no scores cached
+            index = Index.open(index_path)  # a new snapshot: no length norms from another B
             run = beir.search_run(_searcher(index, variant.strip_syntax, problems), queries)
         run_path = work / "runs" / (re.sub(r"\W+", "-", variant.label).strip("-") + ".trec")
         beir.write_trec_run(run, run_path)

@@ -462,7 +462,7 @@ class _TermPool(PostingPool):
                 array("i"), array("d"), bytearray(), array("I"))
             self.fieldnames.add(fieldname)
             self.currentsize += self._TERM_BYTES
-        elif docnum <= postings[0][-1]:  # a term twice in a document
+        elif docnum <= postings[0][-1]:  # a term twice in a document (never from add_document)
             self._in_order = False
         if docnum < self._last_docnum:  # documents out of order
             self._in_order = False

@@ -277,7 +277,8 @@ class Index:
         if not include_hidden:
             wanted_posts = query.AndNot(wanted_posts, query.Term("hidden", True))
 
-        # Copies of one post (same url) count once and show as their fullest copy.
+        # Copies of one post (same url) count once, show as their fullest matching copy and
+        # rank as their best-matching one.
         snapshot = self._snapshot(searcher)
         matched = snapshot.matching(wanted_posts)
         shown, copies = snapshot.collapse(matched)
@@ -285,10 +286,10 @@ class Index:
 
         wanted = page * per_page
         if sort == "relevance":
-            scores = snapshot.scores(any_word)
+            scores = snapshot.best_of_copies(matched, snapshot.scores(any_word))
             tiers = [shown]
             if all_words != any_word and _word_count(all_words) <= ALL_WORDS_FIRST_MAX_WORDS:
-                every = snapshot.matching(all_words)
+                every = snapshot.best_of_copies(matched, matched & snapshot.matching(all_words))
                 tiers = [shown & every, shown & ~every]
             ranked = [(docnum, float(scores[docnum]))
                       for docnum in snapshot.best(tiers, scores, wanted)]
@@ -406,7 +407,7 @@ class Index:
         if snapshot.copy_group[docnum] >= 0:
             matched &= snapshot.copy_group != snapshot.copy_group[docnum]
         shown, _ = snapshot.collapse(matched)
-        scores = snapshot.scores(like)
+        scores = snapshot.best_of_copies(matched, snapshot.scores(like))
         return [
             _make_hit(searcher.stored_fields(found), float(scores[found]), "", {}, None)
             for found in snapshot.best([shown], scores, limit)

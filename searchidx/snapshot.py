@@ -4,7 +4,8 @@ Whoosh stores the index and parses queries; the per-post work of a search (which
 match, their BM25F scores, facet counts, the fullest copy of each url, date order) runs
 here over arrays indexed by Whoosh document number. Whoosh's own collectors do that work
 one Python call per posting, which made a 50,000-post search take ~70 ms; numpy does it
-in a few vectorised passes over posting lists decoded once per generation.
+in a few vectorised passes over posting lists decoded once and cached (per generation
+and thread, within CACHE_BYTES).
 
 A `Snapshot` belongs to one searcher and one thread (see `search.Index`).
 """
@@ -72,7 +73,8 @@ class Snapshot:
 
     @cached_property
     def date(self) -> np.ndarray:
-        """Whoosh's sortable encoding of each date (unsigned 64-bit); 0 where undated."""
+        """Each date as Whoosh's column holds it (microseconds since year 1); undated
+        posts hold the column's default, so read `dated` first."""
         values = self._column("date", default=0, translate=False)
         return np.array([v or 0 for v in values], dtype=np.uint64)
 
@@ -201,7 +203,7 @@ class Snapshot:
             return self.matching(q.a) & self.matching(q.b)
         if isinstance(q, query.NumericRange) and q.fieldname == "date":
             return self._dated(q).copy()
-        # Phrases, ranges, wildcards: Whoosh finds them, once per generation.
+        # Phrases, ranges, wildcards: Whoosh finds them; the result is cached like a term.
         docs = self._cached(
             ("query", repr(q)),
             lambda: np.fromiter(self.searcher.docs_for_query(q), dtype=np.int64),
@@ -305,6 +307,20 @@ class Snapshot:
             order = np.lexsort((docs, -keys[docs]))
             chosen.extend(docs[order[:need]].tolist())
         return chosen
+
+    def best_of_copies(self, matched: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """`values` (scores, or a mask) with each matching copy of a post given the highest
+        value among that post's matching copies: a post is ranked by its best copy, whichever
+        copy `collapse` shows."""
+        copies = np.flatnonzero(matched & (self.copy_group >= 0))
+        if not len(copies):
+            return values
+        groups = self.copy_group[copies]
+        best = np.zeros(int(groups.max()) + 1, dtype=values.dtype)  # scores are >= 0
+        np.maximum.at(best, groups, values[copies])
+        spread = values.copy()
+        spread[copies] = best[groups]
+        return spread
 
     # --- results ---
     def collapse(self, matched: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:

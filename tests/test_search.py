@@ -444,3 +444,18 @@ def test_results_do_not_depend_on_the_posting_cache(corpus_index, monkeypatch) -
     expected = run(corpus_index)
     monkeypatch.setattr(snapshot, "CACHE_BYTES", 1)  # every entry evicts the one before
     assert run(Index.open(corpus_index.path)) == expected
+
+
+def test_a_post_ranks_by_its_best_matching_copy(tmp_path, write_post) -> None:
+    # The fuller copy (shown) lacks "quokka"; the shorter copy has both words.
+    copy = {"url": "https://example.org/transformers"}
+    idx = _tiny_index(tmp_path, write_post, {
+        "2023-01-01-full.md": ({"title": "Full copy", **copy}, f"transformer {FILLER}"),
+        "2023-01-02-short.md": ({"title": "Short copy", **copy}, "transformer quokka"),
+        "2023-01-03-other.md": ({"title": "Other"}, f"transformer quokka {FILLER} {FILLER}"),
+        **{f"2023-01-1{i}-only.md": ({"title": f"Only {i}", "summary": "transformer"},
+                                     "transformer transformer") for i in range(3)},
+    })
+    hits = idx.search("transformer quokka").hits
+    assert [h.title for h in hits[:2]] == ["Full copy", "Other"]
+    assert hits[0].duplicates == 1

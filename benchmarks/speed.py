@@ -35,9 +35,13 @@ REAL_CORPORA = Path("/work/shared/corpora")
 REAL_DIRS = ("raisex-ai-news", "bair-blog", "smol-ainews")
 SIZES = (10_000, 50_000)
 QUICK_SIZES = (2_000,)
-WHOOSH_SUBSET = 5_000  # the naive Whoosh writer is linear; 50k would take ~7 minutes
+# The naive Whoosh writer on all 50k posts would take ~8 minutes a run. Its posts/s only
+# falls as an archive grows (177 at 500 posts, 130 at 5,000: its pool spills and merges
+# more), so a subset overstates it and the ratio reported at 50k is a lower bound.
+WHOOSH_SUBSET = 10_000
 QUICK_WHOOSH_SUBSET = 500
 CLI_RUNS = 10
+INDEX_RUNS = 2  # each indexer's figure is its fastest build of this many
 WEB_REQUESTS = 50
 # Time caps keep `make bench` inside its 15 minutes when queries are slow: a query mode
 # stops after this many seconds (and at least MIN_SAMPLES queries); the count is reported.
@@ -115,6 +119,15 @@ def _child(kind: str, archive: str, target: str, limit: int | None) -> dict:
         "tree_rss_mb": memory.peak_mb,
         "bytes": baselines.dir_bytes(target),
     }
+
+
+def index_best_of(kind: str, roots: list[Path], target: Path, limit: int | None = None) -> dict:
+    """The fastest of INDEX_RUNS builds, with every run's posts/s: this machine is a shared
+    VM, and one neighbour's burst moved a single 50k figure by 10%. Every indexer gets the
+    same number of runs."""
+    runs = [index_in_child(kind, roots, target, limit) for _ in range(INDEX_RUNS)]
+    best = max(runs, key=lambda run: run["posts_per_s"])
+    return {**best, "runs_posts_per_s": [run["posts_per_s"] for run in runs]}
 
 
 def index_in_child(kind: str, roots: list[Path], target: Path, limit: int | None = None) -> dict:
@@ -273,9 +286,11 @@ def bench_archive(label: str, roots: list[Path], texts: list[str], work: Path,
     print(f"\n== {label}", flush=True)
     work.mkdir(parents=True, exist_ok=True)
     index_dir, db_path = work / "searchidx-index", work / "fts5.db"
-    ours = index_in_child("searchidx", roots, index_dir)
-    fts = index_in_child("fts5", roots, db_path)
-    print(f"    indexing: searchidx {ours['posts']} posts in {ours['seconds']:.1f} s = "
+    ours = index_best_of("searchidx", roots, index_dir)
+    fts = index_best_of("fts5", roots, db_path)
+    print(f"    indexing (best of {INDEX_RUNS}; runs "
+          f"{', '.join(f'{r:.0f}' for r in ours['runs_posts_per_s'])} posts/s): "
+          f"searchidx {ours['posts']} posts in {ours['seconds']:.1f} s = "
           f"{ours['posts_per_s']:.0f} posts/s (peak RSS {ours['rss_mb']:.0f} MB, all processes "
           f"{ours['tree_rss_mb']:.0f} MB, index {ours['bytes'] / 1e6:.1f} MB); "
           f"FTS5 {fts['posts_per_s']:.0f} posts/s ({fts['bytes'] / 1e6:.1f} MB, "
@@ -318,10 +333,11 @@ def main(quick: bool = False) -> dict:
     subset = QUICK_WHOOSH_SUBSET if quick else WHOOSH_SUBSET
     largest = OUT / f"archive-{sizes[-1]}-s{SEED}"
     t0 = time.perf_counter()
-    whoosh = index_in_child("whoosh", [largest], OUT / "work-whoosh-naive", limit=subset)
+    whoosh = index_best_of("whoosh", [largest], OUT / "work-whoosh-naive", limit=subset)
     timings["naive whoosh"] = time.perf_counter() - t0
     print(f"\n== naive Whoosh on the first {subset:,} posts of the {sizes[-1]:,} archive "
-          f"(linear in posts, so posts/s carries over): {whoosh['posts_per_s']:.0f} posts/s, "
+          f"(it slows as an archive grows: the 50k ratio is a lower bound): "
+          f"{whoosh['posts_per_s']:.0f} posts/s, "
           f"peak RSS {whoosh['rss_mb']:.0f} MB, index {whoosh['bytes'] / 1e6:.1f} MB", flush=True)
     for run in runs:
         run["vs_naive_whoosh"] = run["searchidx"]["posts_per_s"] / whoosh["posts_per_s"]
@@ -372,10 +388,13 @@ def markdown(figures: dict) -> str:
         f"< 50 ms — **{t['snippets_p50_ms']:.1f} ms** "
         f"({'met' if t['snippets_target_met'] else 'MISSED'}).",
         "",
+        f"Indexing figures are each indexer's fastest of {INDEX_RUNS} builds; every run's "
+        "posts/s is in the last column.",
+        "",
         "| archive | posts | searchidx posts/s | FTS5 posts/s | ratio | vs naive Whoosh "
         "| peak RSS MB: indexer (all processes) | index MB | FTS5 MB | re-sync none / one s "
-        "| CLI cold ms | web / ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| CLI cold ms | web / ms | searchidx runs posts/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in figures["runs"]:
         ours, fts, sync = run["searchidx"], run["fts5"], run["resync"]
@@ -391,14 +410,16 @@ def markdown(figures: dict) -> str:
             f"| {ours['bytes'] / 1e6:.1f} | {fts['bytes'] / 1e6:.1f} "
             f"| {sync['unchanged_s']:.2f} / {sync['one_changed_s']:.2f} "
             f"| {run['cli']['median_ms']:.0f}{' (runs failed)' if run['cli']['failures'] else ''} "
-            f"| {web_cell} |"
+            f"| {web_cell} | {', '.join(f'{r:.0f}' for r in ours['runs_posts_per_s'])} |"
         )
     w = figures["naive_whoosh"]
     lines += [
         "",
         f"Naive Whoosh (default writer, StemmingAnalyzer, body stored) measured on the first "
-        f"{w['subset']:,} posts of the largest archive: {w['posts_per_s']:.0f} posts/s, peak "
-        f"RSS {w['rss_mb']:.0f} MB. Its cost is linear in posts, so posts/s carries over.",
+        f"{w['subset']:,} posts of the largest archive: {w['posts_per_s']:.0f} posts/s (runs "
+        f"{', '.join(f'{r:.0f}' for r in w['runs_posts_per_s'])}), peak "
+        f"RSS {w['rss_mb']:.0f} MB. Its posts/s falls as an archive grows (its pool spills "
+        "and merges more), so the ratios to it at larger N are lower bounds.",
         "",
         "Query latency, top 10, over the fixed 200 queries in order (ms; a mode stops after "
         f"{MODE_BUDGET_S:.0f} s once {MIN_SAMPLES} queries are timed, so slow modes time fewer; "

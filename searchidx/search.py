@@ -18,7 +18,6 @@ from calendar import monthrange
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -283,10 +282,11 @@ class Index:
         matched = snapshot.matching(wanted_posts)
         shown, copies = snapshot.collapse(matched)
         facet_counts = snapshot.facets(shown) if facets else {}
+        terms = snapshot.query_terms(any_word)  # scored, and marked in snippets
 
         wanted = page * per_page
         if sort == "relevance":
-            scores = snapshot.best_of_copies(matched, snapshot.scores(any_word))
+            scores = snapshot.best_of_copies(matched, snapshot.scores(terms))
             tiers = [shown]
             if all_words != any_word and _word_count(all_words) <= ALL_WORDS_FIRST_MAX_WORDS:
                 every = snapshot.best_of_copies(matched, matched & snapshot.matching(all_words))
@@ -300,7 +300,7 @@ class Index:
 
         stored = [searcher.stored_fields(docnum) for docnum, _ in window]
         bodies = self._store().get_bodies(f["content_hash"] for f in stored) if snippets else {}
-        words = _highlight_words(searcher, any_word) if snippets and text.strip() else {}
+        words = _highlight_words(terms) if snippets and text.strip() else {}
         analyzer = searcher.schema["body"].analyzer
         hits = [
             _make_hit(fields, score, bodies.get(fields["content_hash"], ""), words, analyzer,
@@ -407,7 +407,7 @@ class Index:
         if snapshot.copy_group[docnum] >= 0:
             matched &= snapshot.copy_group != snapshot.copy_group[docnum]
         shown, _ = snapshot.collapse(matched)
-        scores = snapshot.best_of_copies(matched, snapshot.scores(like))
+        scores = snapshot.best_of_copies(matched, snapshot.scores(snapshot.query_terms(like)))
         return [
             _make_hit(searcher.stored_fields(found), float(scores[found]), "", {}, None)
             for found in snapshot.best([shown], scores, limit)
@@ -605,27 +605,12 @@ def _spans(marked: str) -> tuple[tuple[str, bool], ...]:
     return tuple(spans)
 
 
-def _highlight_words(searcher, q: query.Query) -> dict[str, list[str]]:
-    """The indexed words of the query per text field (wildcards expanded), longest first.
-
-    Walks the tree itself: Whoosh 2.7.5's Query.existing_terms() returns only some of
-    the terms of a compound query."""
-    reader = searcher.reader()
-    words: dict[str, set[str]] = {}
-    for node in _walk(q):
-        name = node.field() if hasattr(node, "field") else None
-        if name not in TEXT_FIELDS:
-            continue
-        if isinstance(node, query.MultiTerm):
-            found = [t.decode("utf-8") if isinstance(t, bytes) else t
-                     for t in islice(node._btexts(reader), MAX_EXPANSIONS)]
-        elif isinstance(node, query.Term):
-            found = [str(node.text)]
-        elif isinstance(node, query.Phrase):
-            found = [str(word) for word in node.words]
-        else:
-            continue
-        words.setdefault(name, set()).update(found)
+def _highlight_words(terms: dict[str, dict[str, float]]) -> dict[str, list[str]]:
+    """The query's terms (`Snapshot.query_terms`) per text field, longest first."""
+    words: dict[str, list[str]] = {}
+    for word, fields in terms.items():
+        for name in fields:
+            words.setdefault(name, []).append(word)
     return {name: sorted(found, key=len, reverse=True) for name, found in words.items()}
 
 

@@ -81,17 +81,21 @@ class Snapshot:
     @cached_property
     def newest_rank(self) -> np.ndarray:
         """Each post's place in newest-first order; undated posts come last."""
-        order = np.lexsort((self.date.max(initial=0) - self.date, ~self.dated))
-        rank = np.empty(self.size, dtype=np.int64)
-        rank[order] = np.arange(self.size)
-        return rank
+        return self._rank(self.date.max(initial=0) - self.date)
 
     @cached_property
     def oldest_rank(self) -> np.ndarray:
-        order = np.lexsort((self.date, ~self.dated))
+        return self._rank(self.date)
+
+    def _rank(self, key: np.ndarray) -> np.ndarray:
+        """Each post's place when sorted by key, undated posts last."""
         rank = np.empty(self.size, dtype=np.int64)
-        rank[order] = np.arange(self.size)
+        rank[np.lexsort((key, ~self.dated))] = np.arange(self.size)
         return rank
+
+    @cached_property
+    def live_count(self) -> int:
+        return int(self.live.sum())
 
     @cached_property
     def source(self) -> _Values:
@@ -230,11 +234,12 @@ class Snapshot:
         return self._cached(("date", q.start, q.end, q.startexcl, q.endexcl), inside)
 
     # --- ranking ---
-    def scores(self, q: query.Query) -> np.ndarray:
-        """BM25F score of every post for the words of a query (0 where none occurs)."""
+    def scores(self, terms: dict[str, dict[str, float]]) -> np.ndarray:
+        """BM25F score of every post for a query's terms (`query_terms`; 0 where none
+        occurs)."""
         scores = np.zeros(self.size, dtype=np.float32)
-        posts = max(1, int(self.live.sum()))
-        for text, fields in self._scored_terms(q).items():
+        posts = max(1, self.live_count)
+        for text, fields in terms.items():
             freq = np.zeros(self.size, dtype=np.float32)
             for fieldname, weight in fields.items():
                 docs, freqs = self.postings(fieldname, text)
@@ -258,9 +263,10 @@ class Snapshot:
 
         return self._cached(("norm", fieldname), compute)
 
-    def _scored_terms(self, q: query.Query) -> dict[str, dict[str, float]]:
-        """term -> {text field: weight} for the words a query searches for. Words under
-        NOT only exclude; other fields (source:, tag:) only filter."""
+    def query_terms(self, q: query.Query) -> dict[str, dict[str, float]]:
+        """term -> {text field: weight} for the words a query searches for (wildcards
+        expanded): what is scored and highlighted. Words under NOT only exclude; other
+        fields (source:, tag:) only filter."""
         terms: dict[str, dict[str, float]] = {}
 
         def add(fieldname: str, texts: Iterable, boost: float) -> None:

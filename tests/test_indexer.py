@@ -346,3 +346,43 @@ def test_term_pool_yields_whooshs_posting_order(tmp_path, limit_mb: float) -> No
     assert bool(ours.runs) == (limit_mb < 1)
     assert list(ours.iter_postings()) == list(whooshs.iter_postings())
     assert not list(tmp_path.iterdir())  # the runs were removed
+
+
+def _index_contents(index_dir: Path) -> tuple[dict, dict, dict]:
+    """Every posting (weight and value), field length and stored field, keyed by post id."""
+    from whoosh.filedb.filestore import FileStorage
+
+    reader = FileStorage(str(index_dir)).open_index().reader()
+    ids = {docnum: reader.stored_fields(docnum)["id"] for docnum in reader.all_doc_ids()}
+    postings = {}
+    for name in reader.schema.names():
+        if not reader.schema[name].indexed:
+            continue
+        for term in reader.lexicon(name):
+            matcher = reader.postings(name, term)
+            while matcher.is_active():
+                postings[name, term, ids[matcher.id()]] = (matcher.weight(), matcher.value())
+                matcher.next()
+    lengths = {(ids[d], name): reader.doc_field_length(d, name)
+               for d in ids for name in reader.schema.scorable_names()}
+    stored = {ids[d]: reader.stored_fields(d) for d in ids}
+    reader.close()
+    return postings, lengths, stored
+
+
+def test_parallel_build_writes_what_the_single_writer_writes(tmp_path, write_post) -> None:
+    import random
+
+    rng = random.Random(7)
+    words = ["GPT-4", "state-of-the-art", "C++", "日本語の文章", "naïve", "running", "runs",
+             "the", "of", *(f"w{i}" for i in range(300))]
+    archive = tmp_path / "archive"
+    for n in range(indexer._PARALLEL_BUILD_THRESHOLD + 100):
+        meta = {"title": " ".join(rng.choices(words, k=4)),
+                "summary": " ".join(rng.choices(words, k=8)),
+                "source": rng.choice(["Lab A", "Lab B"]), "tags": rng.sample(["ml", "cv"], 1)}
+        write_post(archive, f"d{n // 100}/p{n}.md", meta,
+                   " ".join(rng.choices(words, k=rng.randint(0, 80))))
+    indexer.update(tmp_path / "parallel", [archive], jobs=2)
+    indexer.update(tmp_path / "single", [archive], jobs=1)
+    assert _index_contents(tmp_path / "parallel") == _index_contents(tmp_path / "single")

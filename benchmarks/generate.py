@@ -167,6 +167,13 @@ def generate(out_dir: str | Path, n: int, seed: int = 0) -> Path:
     return out
 
 
+def first_posts(n: int, seed: int = 0) -> list[str]:
+    """The text of the first n posts every archive of this seed starts with (the posts are
+    drawn one after another from one seeded generator), built in memory without writing."""
+    sampler = _Sampler(seed)
+    return [_post(sampler, number)[1] for number in range(n)]
+
+
 def queries(seed: int = 0, count: int = QUERY_COUNT) -> list[str]:
     """A fixed list of 1-3 word queries: common words, rare words and mixes of both."""
     words, counts = vocabulary()

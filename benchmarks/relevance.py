@@ -22,7 +22,7 @@ from whoosh.analysis import StopFilter
 from whoosh.filedb.filestore import FileStorage
 
 from benchmarks import beir
-from searchidx import indexer, search, snapshot
+from searchidx import indexer, query, search, snapshot
 from searchidx.errors import SearchIdxError
 from searchidx.posts import read_post
 from searchidx.schema import SCHEMA_VERSION, PostSchema, text_analyzer, to_document
@@ -109,7 +109,7 @@ def _searcher(index: Index, strip_syntax: bool, problems: QueryProblems):
         except Exception as exc:  # noqa: BLE001 - recorded and reported, not hidden
             problems.errors.append((text, f"{type(exc).__name__}: {exc}"))
             return []
-        if results.notice == search.NO_WORDS_NOTICE:
+        if results.notice == query.NO_WORDS_NOTICE:
             problems.no_words.append(text)
             return []  # the newest posts are not a ranking of this query
         return [(hit.path, hit.score or 0.0) for hit in results.hits]

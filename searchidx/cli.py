@@ -112,9 +112,10 @@ def index(ctx, paths, rebuild, jobs, config_path, strict, as_json) -> None:
 
 @cli.command()
 @click.argument("query", default="", required=False)
-@click.option("--source", multiple=True, help="Only posts from this source (repeatable).")
-@click.option("--tag", multiple=True, help="Only posts with this tag (repeatable).")
-@click.option("--author", multiple=True, help="Only posts by this author (repeatable).")
+@click.option("--source", multiple=True,
+              help="Only posts from this source, by words of its name (repeatable: any).")
+@click.option("--tag", multiple=True, help="Only posts with this tag (repeatable: all).")
+@click.option("--author", multiple=True, help="Only posts by this author (repeatable: all).")
 @click.option("--since", metavar="DATE", help="From this date: 2023, 2023-04 or 2023-04-27.")
 @click.option("--until", metavar="DATE", help="Up to this date, inclusive.")
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from pickle import dumps
@@ -25,11 +26,13 @@ if TYPE_CHECKING:  # posts.py imports the frontmatter and markdown parsers: not 
 
 
 # Bump when fields or analyzers change: older indexes are then rebuilt, not misread.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Words, with research tokens kept whole: GPT-4, state-of-the-art, GPT-3.5, C++, C#.
 WORD_PATTERN = r"\w+(?:['’]\w+)?(?:[-./+]\w+(?:['’]\w+)?)*(?:\+\+|#)?"
 _WORD = re.compile(WORD_PATTERN)
+TEXT_FIELDS = ("title", "summary", "body")  # prose a query searches by default
+SPELLING_FIELD = "spell"  # their words as written
 _CACHE_SIZE = 500_000  # distinct words remembered by an analyzer
 # Longer "words" (base64, minified code, a 10 MB run of one letter) are not indexed, as in
 # Lucene: the Snowball stemmer is quadratic in word length (1 MB of "y": 25 s).
@@ -90,15 +93,15 @@ class ResearchAnalyzer(Tokenizer):
         pos = start_pos
         for match in _WORD.finditer(value):
             raw = match.group()
-            pieces = cache[raw.lower(), query_mode]
+            word = cache[raw.lower()]
             if chars:
                 t.startchar, t.endchar = start_char + match.start(), start_char + match.end()
             if keeporiginal:
                 t.original = raw
-            for word, offset, span, stopped in pieces:
+            for term, offset, span, stopped in word.query if query_mode else word.index:
                 if stopped and removestops:
                     continue
-                t.text = word
+                t.text = term
                 t.stopped = stopped
                 if positions:
                     t.pos = pos + offset
@@ -106,7 +109,7 @@ class ResearchAnalyzer(Tokenizer):
                     t.startchar = start_char + match.start() + span[0]
                     t.endchar = start_char + match.start() + span[1]
                 yield t
-            pos += pieces[-1][1] + 1 if pieces else 1
+            pos += word.width
 
     def term_positions(self, value: str, mode: str = "") -> dict[str, list[int]]:
         """Each term of the text with its positions: the tokens `__call__` yields (stop
@@ -117,49 +120,93 @@ class ResearchAnalyzer(Tokenizer):
         found: dict[str, list[int]] = {}
         pos = 0
         for raw in _WORD.findall(value):
-            pieces = cache[raw.lower(), query_mode]
-            for word, offset, _span, stopped in pieces:
+            word = cache[raw.lower()]
+            for term, offset, _span, stopped in word.query if query_mode else word.index:
                 if not stopped:
-                    positions = found.get(word)
+                    positions = found.get(term)
                     if positions is None:
-                        found[word] = [pos + offset]
+                        found[term] = [pos + offset]
                     else:
                         positions.append(pos + offset)
-            pos += pieces[-1][1] + 1 if pieces else 1
+            pos += word.width
         return found
 
+    def word(self, raw: str) -> WordTerms:
+        """The terms of one word of a query (a WORD_PATTERN match), as indexed."""
+        return self._cache()[raw.lower()]
+
+    def phrase_terms(self, text: str) -> list[str | None]:
+        """The terms of a phrase at successive positions, as the index holds them: a
+        compound contributes its parts, a stop word None (its position is kept)."""
+        cache = self._cache()
+        return [term for raw in _WORD.findall(text) for term in cache[raw.lower()].parts]
+
     def _cache(self) -> _TermCache:
-        """(lower-cased word, query mode) -> its terms; not pickled with the schema."""
+        """lower-cased word -> its WordTerms; not pickled with the schema."""
         cache = getattr(self, "_terms", None)
         if cache is None:
-            cache = self._terms = _TermCache(self._analyse)
             self._stopwords = stopwords_for_language("en") if self.stem else frozenset()
             self._stem = stemmer_for_language("en") if self.stem else None
+            cache = self._terms = _TermCache(self._analyse)
         return cache
 
-    def _analyse(self, text: str, query_mode: bool) -> tuple:
-        """The terms of one lower-cased word: (term, position offset, (start, end) within
-        the word or None for all of it, is a stop word)."""
+    def _analyse(self, text: str) -> WordTerms:
+        """The terms of one lower-cased word."""
         if not text.isascii():
             text = unicodedata.normalize("NFKC", text).translate(accent_map)
         if text.isalnum() and not _IS_CJK.search(text):
-            pieces = [(text, 0, None)]  # the common case: a plain word
+            pieces = [(text, None)]  # the common case: a plain word
         elif _IS_CJK.search(text):
             pieces = _cjk_bigrams(text)
         else:
-            pieces = [(text, 0, None)]
-            parts = [p for p in _COMPOUND_SPLIT.split(text) if p]
-            if not query_mode and len(parts) > 1:
-                pieces.append(("".join(parts), 0, None))
-                pieces.extend((part, i, None) for i, part in enumerate(parts))
-        terms = []
-        for piece, offset, span in pieces:
-            if len(piece) > MAX_TERM_CHARS:
-                continue
-            stopped = self.stem and (len(piece) < 2 or piece in self._stopwords)
-            word = piece if stopped or not self.stem else self._stem(piece)
-            terms.append((word, offset, span, stopped))
-        return tuple(terms)
+            pieces = [(part, None) for part in _COMPOUND_SPLIT.split(text) if part]
+            if len(pieces) < 2:  # C++, C#: the word is its own single piece
+                pieces = [(text, None)]
+        parts = [self._term(piece) for piece, _span in pieces]
+        index = [(term, offset, span, stopped) for offset, ((term, stopped), (_piece, span))
+                 in enumerate(zip(parts, pieces, strict=True))]
+        query = index
+        joined = None
+        if len(pieces) > 1 and not _IS_CJK.search(text):
+            whole, stopped = self._term(text)
+            joined, _ = self._term("".join(piece for piece, _span in pieces))
+            index = [(whole, 0, None, stopped), (joined, 0, None, False), *index]
+            query = index[:1]
+        return WordTerms(
+            index=tuple(entry for entry in index if entry[0] is not None),
+            query=tuple(entry for entry in query if entry[0] is not None),
+            width=len(pieces),
+            parts=tuple(None if stopped else term for term, stopped in parts),
+            joined=joined,
+        )
+
+    def _term(self, piece: str) -> tuple[str | None, bool]:
+        """(term, is a stop word) of one piece; None for a piece too long to index."""
+        if len(piece) > MAX_TERM_CHARS:
+            return None, False
+        if self.stem and piece in self._stopwords:
+            return piece, True
+        return (self._stem(piece) if self.stem else piece), False
+
+
+@dataclass(frozen=True, slots=True)
+class WordTerms:
+    """What the analyzer makes of one word.
+
+    `index`: (term, position offset, (start, end) within the word or None for all of it,
+    is a stop word), as indexed. A compound (`GPT-4`) is indexed as the whole word, its
+    parts joined (`gpt4`) and its parts at successive positions (`gpt`, `4`), so a
+    phrase of the parts finds both spellings. `query` is what Whoosh's own query-time
+    analysis yields (the whole compound). `width` is the positions the word takes,
+    `parts` its terms at those positions (None for a stop word), `joined` the term of its
+    parts run together (compounds only).
+    """
+
+    index: tuple[tuple[str, int, tuple[int, int] | None, bool], ...]
+    query: tuple[tuple[str, int, tuple[int, int] | None, bool], ...]
+    width: int
+    parts: tuple[str | None, ...]
+    joined: str | None
 
 
 class _TermCache(dict):
@@ -170,15 +217,15 @@ class _TermCache(dict):
         super().__init__()
         self._analyse = analyse
 
-    def __missing__(self, key: tuple[str, bool]) -> tuple:
+    def __missing__(self, key: str) -> WordTerms:
         if len(self) > _CACHE_SIZE:
             self.clear()
-        terms = self[key] = self._analyse(*key)
+        terms = self[key] = self._analyse(key)
         return terms
 
 
-def _cjk_bigrams(text: str) -> list[tuple[str, int, tuple[int, int]]]:
-    """CJK runs as overlapping bigrams, other runs whole: (piece, position, span)."""
+def _cjk_bigrams(text: str) -> list[tuple[str, tuple[int, int]]]:
+    """CJK runs as overlapping bigrams, other runs whole: (piece, span), a position each."""
     pieces = []
     start = 0
     for run in _CJK_RUNS.findall(text):
@@ -187,7 +234,7 @@ def _cjk_bigrams(text: str) -> list[tuple[str, int, tuple[int, int]]]:
         else:
             pieces.append((run, (start, start + len(run))))
         start += len(run)
-    return [(piece, number, span) for number, (piece, span) in enumerate(pieces)]
+    return pieces
 
 
 def text_analyzer(stem: bool = True) -> ResearchAnalyzer:
@@ -245,7 +292,8 @@ class PostSchema(fields.SchemaClass):
     title = prose(stored=True, multitoken_query="and")
     summary = prose(stored=True, multitoken_query="and")
     body = prose(multitoken_query="and")
-    # Unstemmed words of title and summary: "did you mean" suggests real words (B10).
+    # The words of title, summary and body as written (unstemmed): patterns and fuzzy
+    # words expand against them, and "did you mean" suggests real words (B10).
     spell = prose(stem=False, phrase=False, spelling=True)
     source = prose(stem=False, multitoken_query="and")
     source_name = fields.ID(stored=True, sortable=True)  # exact, for filters and facets
@@ -292,7 +340,7 @@ def to_document(post: Post) -> dict:
         "title": post.title,
         "summary": post.summary,
         "body": post.body,
-        "spell": f"{post.title}\n{post.summary}",
+        "spell": f"{post.title}\n{post.summary}\n{post.body}",
         "source": post.source,
         "source_name": post.source,
         "tags": ",".join(t.replace(",", " ") for t in post.tags),

@@ -15,20 +15,20 @@ import re
 import threading
 import time
 from calendar import monthrange
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from whoosh import highlight, qparser, query
+from whoosh import highlight, query
 from whoosh.filedb.filestore import FileStorage
-from whoosh.qparser.common import QueryParserError
 
 from searchidx.errors import BadQuery, IndexCorrupt, IndexNotFound, PostNotFound
-from searchidx.schema import SCHEMA_VERSION, WORD_PATTERN, has_index
-from searchidx.snapshot import MAX_EXPANSIONS, TEXT_FIELDS, Snapshot
+from searchidx.query import parse, suggest
+from searchidx.schema import SCHEMA_VERSION, TEXT_FIELDS, has_index
+from searchidx.snapshot import Snapshot
 from searchidx.store import Store
 
 if TYPE_CHECKING:
@@ -37,18 +37,18 @@ if TYPE_CHECKING:
 SORTS = ("relevance", "newest", "oldest")
 MAX_PER_PAGE = 100
 MAX_RESULT_WINDOW = 10_000  # page * per_page: deeper pages cost a full sort
-MAX_QUERY_CHARS = 1_000
+MAX_QUERY_CHARS = 1_000  # a longer query (a pasted abstract) is cut to its first words
 # Keyword queries (up to this many words) list the posts with every word first, then
 # those with some. Longer queries read as descriptions get one BM25 ranking: tiering them
 # let long digests that mention every word bury the post described (top-3 hit rate on
 # the real archives 76% against 88%; SciFact unchanged; benchmarks/relevance.py).
 ALL_WORDS_FIRST_MAX_WORDS = 3
 SNIPPET_CHARS = 160
-NO_WORDS_NOTICE = "the query has no words to search for; showing the newest posts"
-
-# User-facing field names in queries -> index fields.
-_FIELD_ALIASES = {"tags": ["tag"], "authors": ["author"]}
 _MARK_START, _MARK_END = "\x02", "\x03"
+
+# What `Index.search` takes for a filter (one name, or several) and a date bound.
+Names = str | Iterable[str] | None
+Day = str | int | date | None
 
 
 @dataclass(frozen=True)
@@ -246,11 +246,11 @@ class Index:
         self,
         text: str = "",
         *,
-        source: Sequence[str] = (),
-        tag: Sequence[str] = (),
-        author: Sequence[str] = (),
-        since: str | None = None,
-        until: str | None = None,
+        source: Names = (),
+        tag: Names = (),
+        author: Names = (),
+        since: Day = None,
+        until: Day = None,
         sort: str = "relevance",
         page: int = 1,
         per_page: int = 10,
@@ -258,15 +258,22 @@ class Index:
         facets: bool = True,
         snippets: bool = True,
     ) -> Results:
-        """Ranked search. Never fails on query syntax: see `Results.notice`."""
+        """Ranked search. Never fails on query syntax or length: see `Results.notice`.
+
+        source, tag and author filters each take one name or several, matched by words
+        (`Snapshot.matching_names`): a post from any of the sources given, with every tag
+        given, by every author given. since and until take a year, a date, a datetime (a
+        moment) or text such as 2023-04."""
         started = time.perf_counter()
         _check_paging(sort, page, per_page)
-        text = text or ""
-        if len(text) > MAX_QUERY_CHARS:
-            raise BadQuery(f"the query is longer than {MAX_QUERY_CHARS} characters")
+        typed = _query_text(text)
+        text, cut_notice = _first_words(typed)
         searcher = self._searcher()
         filter_query = _filter_query(source, tag, author, since, until)
-        all_words, any_word, notice = self._parse(searcher, text)
+        snapshot = self._snapshot(searcher)
+        parsed = parse(text, searcher.schema, snapshot.vocabulary)
+        all_words, any_word = parsed.every, parsed.any
+        notice = "; ".join(n for n in (cut_notice, parsed.notice) if n) or None
         if any_word is None:
             all_words = any_word = query.Every()
             sort = "newest" if sort == "relevance" else sort
@@ -278,7 +285,6 @@ class Index:
 
         # Copies of one post (same url) count once, show as their fullest matching copy and
         # rank as their best-matching one.
-        snapshot = self._snapshot(searcher)
         matched = snapshot.matching(wanted_posts)
         shown, copies = snapshot.collapse(matched)
         facet_counts = snapshot.facets(shown) if facets else {}
@@ -288,7 +294,7 @@ class Index:
         if sort == "relevance":
             scores = snapshot.best_of_copies(matched, snapshot.scores(terms))
             tiers = [shown]
-            if all_words != any_word and _word_count(all_words) <= ALL_WORDS_FIRST_MAX_WORDS:
+            if all_words != any_word and parsed.words <= ALL_WORDS_FIRST_MAX_WORDS:
                 every = snapshot.best_of_copies(matched, matched & snapshot.matching(all_words))
                 tiers = [shown & every, shown & ~every]
             ranked = [(docnum, float(scores[docnum]))
@@ -309,69 +315,12 @@ class Index:
         ]
         # A word found nowhere in the archive is a typo whatever the total: with partial
         # matches allowed, "alphafoldd structure" still has hits, all of them weak.
-        suggestion = self._suggest(searcher, text) if text.strip() else None
+        suggestion = suggest(text, snapshot.vocabulary) if text.strip() else None
         return Results(
-            query=text, total=int(shown.sum()), page=page, per_page=per_page, hits=hits,
+            query=typed, total=int(shown.sum()), page=page, per_page=per_page, hits=hits,
             facets=facet_counts, suggestion=suggestion, notice=notice,
             seconds=time.perf_counter() - started,
         )
-
-    def _parse(self, searcher, text: str) -> tuple[query.Query | None, query.Query | None,
-                                                    str | None]:
-        """The user's text, leniently, as (query for posts with every word, query for posts
-        with any, notice). None means "no query": list the newest posts."""
-        if not text.strip():
-            return None, None, None
-        schema = searcher.schema
-        try:
-            strict = _parser(schema, qparser.AndGroup).parse(text)
-            errors = [node.error for node in strict.leaves() if getattr(node, "error", None)]
-            if errors:
-                raise QueryParserError(str(errors[0]))
-            if strict is query.NullQuery and re.search(WORD_PATTERN, text):
-                # e.g. "+1 nucleosomes": a required stop word empties the whole query
-                raise QueryParserError("its operators dropped every word")
-            # "alphafold NOT database" must not become "alphafold OR (NOT database)"
-            has_not = any(isinstance(node, query.Not) for node in _walk(strict))
-            loose = strict if has_not else _parser(schema, qparser.OrGroup).parse(text)
-            notice = _unbalanced(text)
-        except Exception as exc:  # noqa: BLE001
-            # Whoosh's parser fails in many ways (B4's ValueError; IndexError on
-            # "x NOT AND y"); whatever it fails on, the words are still searched.
-            words = " ".join(f'"{word}"' for word in re.findall(WORD_PATTERN, text))
-            if not words:
-                return None, None, NO_WORDS_NOTICE
-            strict = _parser(schema, qparser.AndGroup, plain=True).parse(words)
-            loose = _parser(schema, qparser.OrGroup, plain=True).parse(words)
-            notice = f"the query syntax could not be used ({_short(exc)}); searched for the words"
-        if strict is query.NullQuery:
-            return None, None, NO_WORDS_NOTICE
-        strict, capped = _cap_expansions(_stem_fuzzy_words(strict, schema), searcher.reader())
-        loose, _ = _cap_expansions(_stem_fuzzy_words(loose, schema), searcher.reader())
-        if capped:
-            notice = (
-                "a wildcard or fuzzy word matched too many words; "
-                f"used the first {MAX_EXPANSIONS}"
-            )
-        return strict, loose, notice
-
-    def _suggest(self, searcher, text: str) -> str | None:
-        """A 'did you mean' for words that are not in the archive."""
-        corrector = searcher.corrector("spell")
-        changed = False
-        words = []
-        for word in re.split(r"(\s+)", text):
-            bare = word.lower()
-            if bare.isalpha() and len(bare) > 2 and not _in_archive(searcher, bare):
-                # prefix=2: only words sharing the first two letters, or the corrector walks
-                # the whole lexicon (~0.2 s at 10,000 posts); typos rarely start a word
-                found = corrector.suggest(bare, limit=1, maxdist=2, prefix=2)
-                if found:
-                    words.append(found[0])
-                    changed = True
-                    continue
-            words.append(word)
-        return "".join(words) if changed else None
 
     # --- single posts ---
     def get(self, post_id: str) -> PostRecord:
@@ -437,101 +386,40 @@ class Index:
 
 # --- helpers -----------------------------------------------------------------------------
 
-def _parser(schema, group, plain: bool = False) -> qparser.QueryParser:
-    parser = qparser.MultifieldParser(
-        list(TEXT_FIELDS), schema, group=group
-    )
-    if plain:
-        parser.remove_plugin_class(qparser.FieldsPlugin)
-        parser.remove_plugin_class(qparser.WildcardPlugin)
-        return parser
-    parser.add_plugin(qparser.FieldAliasPlugin(_FIELD_ALIASES))
-    # `-word` and `+word` only at the start of a word: GPT-4 and C++ stay words.
-    parser.add_plugin(qparser.PlusMinusPlugin(
-        plusexpr=r"(?<![^\s(])\+(?=[\w\"(])", minusexpr=r"(?<![^\s(])-(?=[\w\"(])"
-    ))
-    parser.add_plugin(qparser.FuzzyTermPlugin())
-    return parser
+def _query_text(text: str | None) -> str:
+    """The query as given; anything but text is a caller's slip, said plainly."""
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise BadQuery(f"the query must be text, not {text!r}")
+    return text
 
 
-def _word_count(all_words: query.Query) -> int:
-    """How many words (or phrases, or field clauses) the user's query has."""
-    return len(all_words.subqueries) if isinstance(all_words, query.And) else 1
-
-
-def _in_archive(searcher, word: str) -> bool:
-    """Whether the word occurs anywhere: in the spelling field or, stemmed, in a text field."""
-    reader = searcher.reader()
-    if reader.doc_frequency("spell", word):
-        return True
-    for name in TEXT_FIELDS:
-        terms = [t.text for t in searcher.schema[name].analyzer(word, mode="query")]
-        if any(reader.doc_frequency(name, term) for term in terms):
-            return True
-    return False
-
-
-def _walk(node: query.Query):
-    yield node
-    for child in node.children():
-        yield from _walk(child)
-
-
-def _unbalanced(text: str) -> str | None:
-    if text.count('"') % 2 or text.count("(") != text.count(")") or (
-        text.count("[") != text.count("]")
-    ):
-        return "the query has an unclosed quote or bracket; it was read as if closed"
-    return None
-
-
-def _stem_fuzzy_words(q: query.Query, schema) -> query.Query:
-    """`reinforcment~` is matched against stemmed terms, so stem it first: the index holds
-    "reinforc", one edit from the stem of the typo but four from the typo itself."""
-
-    def visit(node: query.Query) -> query.Query:
-        if isinstance(node, query.FuzzyTerm) and node.fieldname in TEXT_FIELDS:
-            stems = [t.text for t in schema[node.fieldname].analyzer(node.text, mode="query")]
-            if len(stems) == 1:
-                return query.FuzzyTerm(node.fieldname, stems[0], boost=node.boost,
-                                       maxdist=node.maxdist, prefixlength=node.prefixlength)
-            return node
-        return node.apply(visit)
-
-    return visit(q)
-
-
-def _cap_expansions(q: query.Query, reader) -> tuple[query.Query, bool]:
-    """Replace wildcard/prefix/fuzzy words that expand to too many terms by their first
-    MAX_EXPANSIONS terms, so no query can walk the whole lexicon on every request."""
-    capped = False
-
-    def visit(node: query.Query) -> query.Query:
-        nonlocal capped
-        if isinstance(node, query.Every):
-            return query.Every()  # a field-less Every is a doc range, not a lexicon walk
-        if isinstance(node, query.MultiTerm):
-            terms = []
-            for term in node._btexts(reader):
-                terms.append(term)
-                if len(terms) > MAX_EXPANSIONS:
-                    capped = True
-                    return query.Or(
-                        [query.Term(node.field(), t) for t in terms[:MAX_EXPANSIONS]],
-                        boost=node.boost,
-                    )
-            return node
-        return node.apply(visit)
-
-    return visit(q), capped
+def _first_words(text: str) -> tuple[str, str | None]:
+    """The query cut to the whole words within MAX_QUERY_CHARS, and a notice if it was.
+    People paste an abstract to find related posts: its first words find them, and the
+    parsing and matching stay bounded whatever was pasted."""
+    text = text.strip() if len(text) > MAX_QUERY_CHARS else text
+    if len(text) <= MAX_QUERY_CHARS:
+        return text, None
+    words = re.match(r"(.*)\s", text[: MAX_QUERY_CHARS + 1], re.DOTALL)
+    if words is None:  # one "word" fills it all
+        return text[:MAX_QUERY_CHARS], (
+            f"the query was cut to its first {MAX_QUERY_CHARS} characters")
+    count = len(words.group(1).split())
+    unit = "word" if count == 1 else "words"
+    return words.group(1), f"the query was cut to its first {count} {unit}"
 
 
 def _check_paging(sort: str, page: int, per_page: int) -> None:
     if sort not in SORTS:
         raise BadQuery(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
-    if not isinstance(page, int) or page < 1:
+    for name, value in (("page", page), ("per_page", per_page)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BadQuery(f"{name} must be a whole number, not {value!r}")
+    if page < 1:
         raise BadQuery(f"page must be 1 or more, not {page!r}")
-    if not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
+    if not 1 <= per_page <= MAX_PER_PAGE:
         raise BadQuery(f"per_page must be between 1 and {MAX_PER_PAGE}, not {per_page!r}")
     if page * per_page > MAX_RESULT_WINDOW:
         raise BadQuery(
@@ -559,23 +447,53 @@ def parse_day(value: str, *, end: bool, option: str = "date") -> datetime:
         ) from None
 
 
-def _filter_query(source, tag, author, since, until) -> query.Query | None:
+def _filter_query(source: Names, tag: Names, author: Names, since: Day,
+                  until: Day) -> query.Query | None:
+    """The filters as one query. A name field's terms match by words (Snapshot.matching)."""
     parts: list[query.Query] = []
-    if source:
-        parts.append(query.Or([query.Term("source_name", s) for s in source]))
-    for t in tag:
-        parts.append(query.Term("tags", t.strip().lower()))
-    for a in author:
-        parts.append(query.Term("authors", a.strip().lower()))
-    if since or until:
-        start = parse_day(since, end=False, option="since") if since else None
-        stop = parse_day(until, end=True, option="until") if until else None
+    sources = _names_arg("source", source)
+    if sources:  # a post has one source: any of those given
+        parts.append(query.Or([query.Term("source_name", s) for s in sources]))
+    parts.extend(query.Term("tags", t) for t in _names_arg("tag", tag))  # every tag given
+    parts.extend(query.Term("authors", a) for a in _names_arg("author", author))
+    start = _day_arg(since, end=False, option="since")
+    stop = _day_arg(until, end=True, option="until")
+    if start or stop:
         if start and stop and start > stop:
             raise BadQuery(f"since ({since}) is after until ({until})")
         parts.append(query.DateRange("date", start, stop))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else query.And(parts)
+
+
+def _names_arg(option: str, value: Names) -> tuple[str, ...]:
+    """A filter's values. One str is one name: iterated, "DeepMind Blog" would filter by
+    its letters and match nothing, silently."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    names = tuple(value) if isinstance(value, Iterable) else (value,)
+    if not all(isinstance(name, str) for name in names):
+        raise BadQuery(f"{option} must be a name or a list of names, not {value!r}")
+    return names
+
+
+def _day_arg(value: Day, *, end: bool, option: str) -> datetime | None:
+    """since or until as a naive UTC datetime: a datetime is that moment; a date, a year
+    (int) or text (`parse_day`) is its first moment, or with end its last."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, date):
+        return parse_day(value.isoformat(), end=end, option=option)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return parse_day(str(value), end=end, option=option)
+    if isinstance(value, str):
+        return parse_day(value, end=end, option=option)
+    raise BadQuery(f"{option} must be a year, a date or text such as 2023-04, not {value!r}")
 
 
 def _split(value: str | None) -> tuple[str, ...]:

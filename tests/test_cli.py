@@ -74,6 +74,20 @@ def test_search_options_reach_the_library(run) -> None:
     assert data["hits"][0]["date"] < data["hits"][1]["date"]
 
 
+def test_filters_match_words_of_names(run) -> None:
+    exact = _json(run("search", "", "--source", "DeepMind Blog", "--json"))["total"]
+    assert _json(run("search", "", "--source", "deepmind", "--json"))["total"] == exact > 0
+    for args in (["", "--author", "levine"], ["author:levine"]):
+        hits = _json(run("search", *args, "--json"))["hits"]
+        assert [Path(h["path"]).name for h in hits] == ["2023-04-03-koala-dialogue-model.md"]
+
+
+def test_a_pasted_abstract_is_searched_not_refused(run) -> None:
+    result = run("search", "protein structure prediction " * 200)
+    assert result.exit_code == 0, result.stderr
+    assert "note: the query was cut to its first 103 words" in result.stderr
+
+
 def test_exit_codes(run) -> None:
     assert run("search", "alphafold").exit_code == 0
     nothing = run("search", "xylophonequartz")
@@ -87,6 +101,8 @@ def test_exit_codes(run) -> None:
         (["search", "x", "--sort", "bogus"], "bogus"),
         (["search", "x", "--since", "2023-13"], "is not a date"),
         (["search", "x", "--limit", "0"], "--limit"),
+        (["search", "x", "--page", "\u00b2"], "'²' is not a valid integer"),
+        (["search", "x", "--limit", "\u2460"], "'①' is not a valid integer"),
         (["show"], "POST_ID"),
         (["nosuchcommand"], "nosuchcommand"),
     ],

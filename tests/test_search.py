@@ -3,7 +3,8 @@ snippets, suggestions, duplicates, similar posts, get and stats."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -158,11 +159,12 @@ def test_lenient_parse_still_finds_the_words(corpus_index) -> None:
     assert "2024-05-08-alphafold-3.md" in _all(corpus_index, "title:(alphafold")
 
 
-def test_required_stop_word_does_not_empty_the_query(corpus_index) -> None:
-    # a SciFact claim: "... by stabilizing +1 nucleosomes" once listed the newest posts
+def test_a_plus_before_a_number_is_text_not_an_operator(corpus_index) -> None:
+    # a SciFact claim: "... by stabilizing +1 nucleosomes" once listed the newest posts,
+    # then required the word "1"
     results = corpus_index.search("alphafold +1 structure")
     assert results.hits and "alphafold" in results.hits[0].title.lower()
-    assert results.notice and results.notice.endswith("searched for the words")
+    assert results.notice is None
 
 
 @pytest.mark.parametrize("text", ['"unclosed', "title:(foo"])
@@ -170,9 +172,25 @@ def test_unbalanced_query_sets_a_notice(corpus_index, text: str) -> None:
     assert corpus_index.search(text).notice
 
 
-def test_too_long_query_is_bad(corpus_index) -> None:
-    with pytest.raises(BadQuery):
-        corpus_index.search("word " * 500)
+def test_a_pasted_abstract_searches_its_first_words(corpus_index) -> None:
+    abstract = "AlphaFold predicts protein structure " + "from sequence alone " * 300
+    results = corpus_index.search(abstract)
+    assert results.query == abstract
+    assert "alphafold" in _names(results)[0]
+    assert results.notice == "the query was cut to its first 148 words"
+
+
+def test_a_long_query_without_spaces_is_cut_too(corpus_index) -> None:
+    notice = corpus_index.search("a" * 5000).notice
+    assert notice.startswith("the query was cut to its first 1000 characters; ")
+    assert corpus_index.search("alphafold " + "a" * 5000).notice == (
+        "the query was cut to its first 1 word")
+
+
+def test_a_cut_query_keeps_the_parser_notice(corpus_index) -> None:
+    notice = corpus_index.search('"protein structure ' + "x" * 2000).notice
+    assert notice.startswith("the query was cut to its first 2 words; ")
+    assert "unclosed quote" in notice
 
 
 # --- empty query, filters, hidden ----------------------------------------------------------------
@@ -197,6 +215,118 @@ def test_tag_and_author_filters(corpus_index) -> None:
     ]
     assert _all(corpus_index, "", author=["Avi Singh"]) == ["2020-12-07-offline-rl-conservative.md"]
     assert _all(corpus_index, "koala", author=["Avi Singh"]) == []
+
+
+KOALA = "2023-04-03-koala-dialogue-model.md"  # by Sergey Levine, Pieter Abbeel and others
+GPT3 = "2020-06-11-openai-api-gpt-3.md"  # tagged Machine Learning, NLP, Large Language Models
+
+
+@pytest.mark.parametrize("value", ["DeepMind Blog", "deepmind blog", "DeepMind", "DÉEPMIND",
+                                   "ｄｅｅｐｍｉｎｄ", "  blog  "])
+def test_source_filter_matches_a_run_of_words_of_the_name(corpus_index, value: str) -> None:
+    results = corpus_index.search("", source=[value], per_page=100)
+    exact = corpus_index.search("", source=["DeepMind Blog"], per_page=100)
+    if value.strip() == "blog":  # a word of many sources: all of them
+        assert results.total > exact.total and "Anthropic" not in results.facets["source"]
+    else:
+        assert results.total == exact.total == results.facets["source"]["DeepMind Blog"] > 0
+
+
+@pytest.mark.parametrize("value", ["Mind", "Blog DeepMind", "DeepMind Blog Post", ""])
+def test_source_filter_matches_whole_words_in_order(corpus_index, value: str) -> None:
+    assert corpus_index.search("", source=[value]).total == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "names"),
+    [({"author": ["levine"]}, [KOALA]), ({"author": ["SERGEY LEVINE"]}, [KOALA]),
+     ({"author": ["sergey"]}, [KOALA]), ({"author": ["levine sergey"]}, []),
+     ({"tag": ["Robotics"]}, ["2020-12-07-offline-rl-conservative.md"]),
+     ({"tag": ["language models"]}, [GPT3]), ({"tag": ["models language"]}, []),
+     # a tag such as offline-rl is one word, as GPT-4 is: "rl" is not a word of it
+     ({"tag": ["rl"]}, [])],
+)
+def test_tag_and_author_filters_match_words(corpus_index, options: dict, names) -> None:
+    assert _all(corpus_index, "", **options) == names
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [("author:levine", [KOALA]), ("author:LEVINE", [KOALA]), ('tag:"language models"', [GPT3]),
+     ("tag:language", [GPT3]), ("tag:model", []),
+     ("koala -author:levine", ["2023-02-24-llama-foundation-models.md"])],
+)
+def test_field_filters_in_the_query_match_words(corpus_index, text: str, names) -> None:
+    assert _all(corpus_index, text) == names
+
+
+def test_repeated_tags_and_authors_must_all_match_and_sources_any(corpus_index) -> None:
+    assert sorted(_all(corpus_index, "", tag=["llm"])) == [
+        KOALA, "2024-12-16-scaling-test-time-compute.md"]
+    assert _all(corpus_index, "", tag=["llm", "dialogue"]) == [KOALA]
+    assert _all(corpus_index, "", author=["levine", "abbeel"]) == [KOALA]
+    assert _all(corpus_index, "", author=["levine", "tunstall"]) == []
+    assert corpus_index.search("", source=["bair", "anthropic"]).total == 4
+
+
+def test_filters_fold_accents_and_case(tmp_path, write_post) -> None:
+    idx = _tiny_index(tmp_path, write_post, {"2023-01-02-grasping.md": (
+        {"title": "Grasping", "source": "Café Robotique", "tags": ["Vision Humanoïde"],
+         "authors": ["José Hernández-Orallo"]}, "Body.")})
+    for options in ({"source": "cafe"}, {"source": "CAFÉ robotique"}, {"tag": "humanoide"},
+                    {"author": "jose"}, {"author": "hernandez-orallo"},
+                    {"author": "José Hernández-Orallo"}):
+        assert idx.search("", **options).total == 1, options
+    assert idx.search("", author="orallo").total == 0
+    assert idx.search("author:hernandez-orallo").total == 1
+
+
+# --- Python API argument types -------------------------------------------------------------
+
+def test_a_single_name_is_one_filter_value(corpus_index) -> None:
+    assert corpus_index.search("", source="DeepMind Blog").total == (
+        corpus_index.search("", source=["DeepMind Blog"]).total) > 0
+    assert _all(corpus_index, "", tag="robotics") == ["2020-12-07-offline-rl-conservative.md"]
+    assert _all(corpus_index, "", author="Sergey Levine") == [KOALA]
+
+
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [(2023, 2023), (date(2023, 1, 1), date(2023, 12, 31)),
+     (datetime(2023, 1, 1), datetime(2023, 12, 31, 23, 59, 59)),
+     (datetime(2023, 1, 1, 1, tzinfo=timezone(timedelta(hours=1))), "2023")],
+)
+def test_years_dates_and_datetimes_as_date_filters(corpus_index, since, until) -> None:
+    assert corpus_index.search("", since=since, until=until).total == 11  # as "2023"
+
+
+def test_a_datetime_is_a_moment_and_a_date_a_whole_day(corpus_index) -> None:
+    moment = corpus_index.search("", since="2023-04-05", until="2023-04-05").hits[0].date
+    assert corpus_index.search("", since=moment, until=moment).total == 1
+    later = moment + timedelta(microseconds=1)
+    assert corpus_index.search("", since=later, until=moment.date()).total == 0
+    assert corpus_index.search("", since=moment.date(), until=moment.date()).total == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"page": "2"}, "page must be a whole number, not '2'"),
+     ({"per_page": True}, "per_page must be a whole number, not True"),
+     ({"page": 1.0}, "page must be a whole number"),
+     ({"source": 5}, "source must be a name or a list of names, not 5"),
+     ({"tag": [b"robotics"]}, "tag must be a name or a list of names"),
+     ({"author": None}, None),
+     ({"since": 2023.5}, "since must be a year, a date or text such as 2023-04, not 2023.5"),
+     ({"until": True}, "until must be a year"),
+     ({"text": 42}, "the query must be text, not 42")],
+)
+def test_wrong_argument_types_are_bad_queries(corpus_index, options: dict, message) -> None:
+    if message is None:  # None is "no filter", as the default
+        assert corpus_index.search("", **options).total == 44
+        return
+    text = options.pop("text", "")
+    with pytest.raises(BadQuery, match=re.escape(message)):
+        corpus_index.search(text, **options)
 
 
 @pytest.mark.parametrize(

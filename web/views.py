@@ -7,6 +7,7 @@ per_page, all.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import (
@@ -37,10 +38,12 @@ def _index() -> Index:
 
 
 def _int_arg(name: str, default: int) -> int:
+    """An integer parameter: ASCII digits only, as `str.isdigit` also accepts "²" and "①",
+    which `int` refuses."""
     raw = request.args.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or len(raw) > 9:
+    if not re.fullmatch(r"[0-9]{1,9}", raw):
         raise BadQuery(f"{name} must be a whole number, not {raw[:20]!r}")
     return int(raw)
 

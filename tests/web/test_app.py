@@ -153,6 +153,26 @@ def test_odd_queries_never_fail(client, q):
     assert client.get("/api/search", query_string={"q": q}).status_code == 200
 
 
+def test_a_pasted_abstract_is_searched_with_a_notice(client):
+    q = "AlphaFold protein structure " * 200
+    html = text_of(client.get("/", query_string={"q": q}))
+    assert '<p class="notice">Note: the query was cut to its first 107 words' in html
+    assert hit_titles(html)
+    data = client.get("/api/search", query_string={"q": q}).get_json()
+    assert data["query"] == q and data["notice"].startswith("the query was cut")
+
+
+def test_filters_match_words_of_names(client):
+    exact = client.get("/api/search?source=DeepMind+Blog").get_json()["total"]
+    assert client.get("/api/search?source=deepmind").get_json()["total"] == exact > 0
+    assert client.get("/api/search?source=DEEPMIND+blog").get_json()["total"] == exact
+    hits = client.get("/api/search?author=Levine").get_json()["hits"]
+    assert [h["title"] for h in hits] == [
+        client.get("/api/search?q=author:levine").get_json()["hits"][0]["title"]]
+    html = text_of(client.get("/?tag=Robotics"))
+    assert "1 post" in html and "<span>tag: Robotics</span>" in html
+
+
 def test_drafts_only_with_all(client):
     draft = "An empirical analysis of compute-optimal large language model training"
     assert draft not in hit_titles(text_of(client.get("/?q=chinchilla")))
@@ -252,7 +272,10 @@ BAD_INPUT = [
     ("since=2023-13", "since: '2023-13' is not a date"),
     ("until=yesterday", "until: 'yesterday' is not a date"),
     ("since=2024&until=2023", "since (2024) is after until (2023)"),
-    ("q=" + "a" * 1001, "longer than 1000 characters"),
+    # digits that str.isdigit() accepts and int() does not
+    ("page=%C2%B2", "page must be a whole number, not '²'"),
+    ("per_page=%C2%B9", "per_page must be a whole number, not '¹'"),
+    ("page=%E2%91%A0", "page must be a whole number, not '①'"),
 ]
 
 

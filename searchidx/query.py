@@ -1,0 +1,332 @@
+"""The user's query text -> Whoosh queries, leniently; and "did you mean".
+
+Whoosh's parser reads the syntax (AND, OR, NOT, `-word`, parentheses, `field:`,
+quotes, `*`, `?`, `~`), and this module builds what each piece means:
+- a word matches its stem in title, summary or body; a compound (`GPT-4`, `Llama-3.1`)
+  matches the posts that write it joined, hyphenated or spaced (the phrase of its parts);
+- a phrase matches its words at their positions; a stop word inside keeps its place
+  but matches any word (stop words are not indexed), as in Lucene: indexing them would
+  grow the index by ~40% for the few phrases that hinge on which stop word it is;
+- a pattern (`learn*`, `tr?nsformer`, `protien~`) is matched against the words as
+  written in the archive (`Vocabulary`), then each word it matches is searched as if
+  typed, so `learning*` finds every post `learning` finds;
+- `source:`, `tag:` and `author:` match names by their words, as the filters do.
+The query is never an error: what cannot be read is searched as plain words, with a
+notice saying so in the user's terms.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from whoosh import qparser
+from whoosh import query as wq
+from whoosh.qparser.common import attach
+
+from searchidx.schema import TEXT_FIELDS, WORD_PATTERN, ResearchAnalyzer
+
+MAX_EXPANSIONS = 200  # words a pattern or fuzzy word may expand to (the most frequent)
+# query fields of names -> the index field matched by the name's words (Snapshot.matching)
+NAME_FIELDS = {"source": "source_name", "tags": "tags", "authors": "authors"}
+USER_FIELDS = ("title", "summary", "body", "source", "tag", "tags", "author", "authors",
+               "date", "year")
+NO_WORDS_NOTICE = "the query has no words to search for; showing the newest posts"
+_FIELD_ALIASES = {"tags": ["tag"], "authors": ["author"]}
+_WORD = re.compile(WORD_PATTERN)
+_FIELD_PREFIX = re.compile(r'"[^"]*"|(?<![\w:])(\w+):(?=\S)')
+# words whose letters a typo may have changed: not operators, numbers or field names
+_TYPO_CANDIDATE = re.compile(r'"[^"]*"|\b\w+:|(?<![\w~*?])([^\W\d_]{3,})(?![\w~*?:])')
+_OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
+
+
+class Vocabulary(Protocol):
+    """The archive's words as written (see `snapshot.Vocabulary`)."""
+
+    posts: int
+
+    def expand(self, pattern: str, kind: str, maxdist: int = 0,
+               prefix: int = 0) -> tuple[list[str], bool]: ...
+
+    def frequency(self, word: str) -> int: ...
+
+    def near(self, word: str, maxdist: int) -> list[tuple[str, int, int]]: ...
+
+
+class Phrase(wq.Phrase):
+    """Terms at fixed offsets from one another in one field; the gaps are stop words.
+    Matched by `Snapshot.matching`, not by a Whoosh matcher."""
+
+    def __init__(self, fieldname: str, words: list[str], offsets: list[int],
+                 boost: float = 1.0) -> None:
+        super().__init__(fieldname, words, boost=boost)
+        self.offsets = tuple(offsets)
+
+    def __repr__(self) -> str:
+        return f"Phrase({self.fieldname!r}, {self.words!r}, {self.offsets!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Phrase) and self.fieldname == other.fieldname
+                and self.words == other.words and self.offsets == other.offsets)
+
+    def __hash__(self) -> int:
+        return hash((Phrase, self.fieldname, tuple(self.words), self.offsets))
+
+    def normalize(self) -> wq.Query:
+        return self
+
+    def matcher(self, searcher, context=None):
+        raise TypeError("searchidx phrases are matched by Snapshot.matching")
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query for posts with every word, one for posts with any, and a notice.
+    `every` and `any` are None when there is nothing to search for."""
+
+    every: wq.Query | None
+    any: wq.Query | None
+    notice: str | None
+    words: int  # the words, phrases and field clauses the user typed
+
+
+def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
+    """The user's text as queries. Never raises on syntax."""
+    if not text.strip():
+        return ParsedQuery(None, None, None, 0)
+    analyzer = schema["body"].analyzer
+    text, notices = _unknown_fields(text)
+    try:
+        every = _Parser(schema, qparser.AndGroup, analyzer).parse(text)
+        errors = [node.error for node in every.leaves() if getattr(node, "error", None)]
+        if errors:
+            raise _Unreadable(_error_notice(str(errors[0])))
+        if every is wq.NullQuery and _WORD.search(text) and not _only_stop_words(text, analyzer):
+            # e.g. "+1 nucleosomes": a required stop word empties the whole query
+            raise _Unreadable("its operators left no word to search for")
+        # "alphafold NOT database" must not become "alphafold OR (NOT database)"
+        has_not = any(isinstance(node, wq.Not) for node in _walk(every))
+        loose = every if has_not else _Parser(schema, qparser.OrGroup, analyzer).parse(text)
+        notices.append(_unbalanced(text))
+    except Exception as exc:  # noqa: BLE001
+        # Whoosh's parser fails in many ways (B4's ValueError; IndexError on
+        # "x NOT AND y"); whatever it fails on, the words are still searched.
+        reason = str(exc) if isinstance(exc, _Unreadable) else "it could not be parsed"
+        words = " ".join(f'"{word}"' for word in _WORD.findall(text))
+        every = _Parser(schema, qparser.AndGroup, analyzer, plain=True).parse(words)
+        loose = _Parser(schema, qparser.OrGroup, analyzer, plain=True).parse(words)
+        notices.append(f"the query syntax was not used ({reason}); searched for its words")
+    if every is wq.NullQuery:
+        return ParsedQuery(None, None, NO_WORDS_NOTICE, 0)
+    every, capped = _expand_patterns(every, analyzer, vocabulary)
+    loose, _ = _expand_patterns(loose, analyzer, vocabulary)
+    if capped:
+        notices.append(f"a pattern matched too many words; searched for the "
+                       f"{MAX_EXPANSIONS} most frequent")
+    words = len(every.subqueries) if isinstance(every, wq.And) else 1
+    notice = "; ".join(n for n in notices if n) or None
+    return ParsedQuery(every, loose, notice, words)
+
+
+def suggest(text: str, vocabulary: Vocabulary) -> str | None:
+    """'Did you mean': each word that is absent from the archive, or rare next to a
+    word one or two edits away (transpositions count as one), replaced by the most
+    frequent such word."""
+    changed = False
+
+    def better(match: re.Match) -> str:
+        nonlocal changed
+        word = match.group(1)
+        if word is None or word in _OPERATORS:
+            return match.group()
+        found = _better_spelling(word.lower(), vocabulary)
+        if found is None:
+            return word
+        changed = True
+        return found
+
+    suggestion = _TYPO_CANDIDATE.sub(better, text)
+    return suggestion if changed else None
+
+
+# A word is taken for a typo of a neighbour that is this many times more frequent.
+_TYPO_RATIO = 20
+
+
+def _better_spelling(word: str, vocabulary: Vocabulary) -> str | None:
+    frequency = vocabulary.frequency(word)
+    if frequency * _TYPO_RATIO >= vocabulary.posts:
+        return None  # no word can be that much more frequent: not taken for a typo
+    maxdist = 1 if len(word) < 5 else 2
+    best = None
+    for candidate, distance, count in vocabulary.near(word, maxdist):
+        if candidate == word or count < max(1, frequency * _TYPO_RATIO):
+            continue
+        key = (distance, -count, candidate)
+        if best is None or key < best[0]:
+            best = (key, candidate)
+    return best[1] if best else None
+
+
+class _Unreadable(Exception):
+    """The query's syntax cannot be used; the message says why, in the user's terms."""
+
+
+class _Parser(qparser.QueryParser):
+    """Whoosh's parser over title, summary and body (as `MultifieldParser`), with the
+    meaning of words, phrases and names from this module."""
+
+    def __init__(self, schema, group, analyzer: ResearchAnalyzer, plain: bool = False):
+        super().__init__(None, schema, group=group)
+        self.add_plugin(qparser.MultifieldPlugin(list(TEXT_FIELDS)))
+        self.analyzer = analyzer
+        self.remove_plugin_class(qparser.PhrasePlugin)
+        self.add_plugin(_PhrasePlugin())
+        if plain:
+            self.remove_plugin_class(qparser.FieldsPlugin)
+            self.remove_plugin_class(qparser.WildcardPlugin)
+            return
+        self.add_plugin(qparser.FieldAliasPlugin(_FIELD_ALIASES))
+        # `-word` and `+word` only at the start of a word (GPT-4 and C++ stay words), and
+        # not before a number: "+1 nucleosomes", "-10 °C" are text.
+        self.add_plugin(qparser.PlusMinusPlugin(
+            plusexpr=r"(?<![^\s(])\+(?=[^\W\d]|[\"(])",
+            minusexpr=r"(?<![^\s(])-(?=[^\W\d]|[\"(])",
+        ))
+        self.add_plugin(qparser.FuzzyTermPlugin())
+        self.add_plugin(qparser.GtLtPlugin())
+
+    def term_query(self, fieldname, text, termclass, boost=1.0, tokenize=True,
+                   removestops=True):
+        if fieldname in NAME_FIELDS:  # source:deepmind, author:levine
+            return wq.Term(NAME_FIELDS[fieldname], text, boost=boost)
+        if fieldname not in TEXT_FIELDS:
+            return super().term_query(fieldname, text, termclass, boost, tokenize, removestops)
+        if termclass is wq.Term:
+            words = [word_query(self.analyzer, fieldname, raw, boost)
+                     for raw in _WORD.findall(text)]
+            words = [w for w in words if w is not None]
+            if not words:
+                return None
+            return words[0] if len(words) == 1 else wq.And(words)
+        return termclass(fieldname, text.lower(), boost=boost)  # a pattern: expanded later
+
+    def phrase_query(self, fieldname, text, boost):
+        if fieldname in NAME_FIELDS:  # author:"sergey levine"
+            return wq.Term(NAME_FIELDS[fieldname], text, boost=boost)
+        if fieldname in TEXT_FIELDS:
+            return phrase_query(fieldname, self.analyzer.phrase_terms(text), boost)
+        return super().term_query(fieldname, text, wq.Term, boost)
+
+
+class _PhrasePlugin(qparser.PhrasePlugin):
+    """Quoted text, read by `_Parser.phrase_query` (Whoosh's drops stop-word positions)."""
+
+    class PhraseNode(qparser.PhrasePlugin.PhraseNode):
+        def query(self, parser):
+            q = parser.phrase_query(self.fieldname or parser.fieldname, self.text, self.boost)
+            return attach(q if q is not None else wq.NullQuery, self)
+
+    class PhraseTagger(qparser.PhrasePlugin.PhraseTagger):
+        def create(self, parser, match):
+            return _PhrasePlugin.PhraseNode(match.group("text"), match.start("text"))
+
+
+def word_query(analyzer: ResearchAnalyzer, fieldname: str, raw: str,
+               boost: float = 1.0) -> wq.Query | None:
+    """One word as typed (a WORD_PATTERN match), in one field; None for a stop word."""
+    word = analyzer.word(raw)
+    if word.joined is None:
+        return phrase_query(fieldname, list(word.parts), boost)
+    # A compound: written joined (gpt4), or with its parts in a row (GPT-4, GPT 4).
+    alternatives = [wq.Term(fieldname, term, boost=boost)
+                    for term in {word.query[0][0], word.joined}]
+    parts = phrase_query(fieldname, list(word.parts), boost)
+    return wq.Or([*alternatives, parts] if parts is not None else alternatives)
+
+
+def phrase_query(fieldname: str, terms: list[str | None],
+                 boost: float = 1.0) -> wq.Query | None:
+    """Terms at successive positions (None: a stop word, any word may stand there)."""
+    offsets = [i for i, term in enumerate(terms) if term is not None]
+    if not offsets:
+        return None
+    words = [terms[i] for i in offsets]
+    if len(words) == 1:
+        return wq.Term(fieldname, words[0], boost=boost)
+    return Phrase(fieldname, words, [i - offsets[0] for i in offsets], boost=boost)
+
+
+def _expand_patterns(q: wq.Query, analyzer: ResearchAnalyzer,
+                     vocabulary: Vocabulary) -> tuple[wq.Query, bool]:
+    """Patterns and fuzzy words as the words of the archive they match, each searched
+    as a plain word. Bounded by MAX_EXPANSIONS whatever the archive's size."""
+    capped = False
+
+    def visit(node: wq.Query) -> wq.Query:
+        nonlocal capped
+        if isinstance(node, wq.Every):
+            return wq.Every()  # a field-less Every is a doc range, not a lexicon walk
+        if isinstance(node, wq.FuzzyTerm):
+            kind, maxdist, prefix = "fuzzy", min(node.maxdist, 2), node.prefixlength
+        elif isinstance(node, (wq.Wildcard, wq.Prefix)):
+            kind, maxdist, prefix = "wildcard", 0, 0
+        else:
+            return node.apply(visit)
+        if node.fieldname not in TEXT_FIELDS:
+            return node
+        pattern = node.text + "*" if isinstance(node, wq.Prefix) else node.text
+        if pattern.strip("*") == "":
+            return wq.Every()
+        words, cut = vocabulary.expand(pattern, kind, maxdist, prefix)
+        capped |= cut
+        queries = [word_query(analyzer, node.fieldname, word, node.boost) for word in words]
+        queries = [q for q in queries if q is not None]
+        return wq.Or(queries) if queries else wq.NullQuery
+
+    return visit(q), capped
+
+
+def _unknown_fields(text: str) -> tuple[str, list[str]]:
+    """`url:huggingface` has no field to search: read it as the words `url huggingface`."""
+    unknown: list[str] = []
+
+    def check(match: re.Match) -> str:
+        name = match.group(1)
+        if name is None or name.lower() in USER_FIELDS:
+            return match.group()
+        unknown.append(name)
+        return name + " "
+
+    text = _FIELD_PREFIX.sub(check, text)
+    if not unknown:
+        return text, []
+    names = ", ".join(f"{name}:" for name in dict.fromkeys(unknown))
+    fields = ", ".join(f"{name}:" for name in USER_FIELDS if name not in ("tags", "authors"))
+    return text, [f"{names} cannot be searched (fields: {fields}); searched as words"]
+
+
+def _error_notice(error: str) -> str:
+    if "date" in error.lower() or "int()" in error or "time" in error.lower():
+        return ("a date could not be read; write date:2023, date:2023-04, date:2023-04-27, "
+                "date:[2020 to 2022] or date:>2022")
+    return "a field's value could not be read"
+
+
+def _only_stop_words(text: str, analyzer: ResearchAnalyzer) -> bool:
+    return all(term is None for term in analyzer.phrase_terms(text))
+
+
+def _walk(node: wq.Query):
+    yield node
+    for child in node.children():
+        yield from _walk(child)
+
+
+def _unbalanced(text: str) -> str | None:
+    if text.count('"') % 2 or text.count("(") != text.count(")") or (
+        text.count("[") != text.count("]")
+    ):
+        return "the query has an unclosed quote or bracket; it was read as if closed"
+    return None

@@ -27,7 +27,7 @@ from whoosh.qparser.common import attach
 
 from searchidx.schema import TEXT_FIELDS, WORD_PATTERN, ResearchAnalyzer
 
-MAX_EXPANSIONS = 200  # words a pattern or fuzzy word may expand to (the most frequent)
+MAX_EXPANSIONS = 50  # words a pattern or fuzzy word may expand to: the most frequent (as Lucene)
 # query fields of names -> the index field matched by the name's words (Snapshot.matching)
 NAME_FIELDS = {"source": "source_name", "tags": "tags", "authors": "authors"}
 USER_FIELDS = ("title", "summary", "body", "source", "tag", "tags", "author", "authors",
@@ -37,7 +37,7 @@ _FIELD_ALIASES = {"tags": ["tag"], "authors": ["author"]}
 _WORD = re.compile(WORD_PATTERN)
 _FIELD_PREFIX = re.compile(r'"[^"]*"|(?<![\w:])(\w+):(?=\S)')
 # words whose letters a typo may have changed: not operators, numbers or field names
-_TYPO_CANDIDATE = re.compile(r'"[^"]*"|\b\w+:|(?<![\w~*?])([^\W\d_]{3,})(?![\w~*?:])')
+_TYPO_CANDIDATE = re.compile(r"\b\w+:|(?<![\w~*?])([^\W\d_]{3,})(?![\w~*?:])")
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 
 
@@ -101,7 +101,7 @@ def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
         every = _Parser(schema, qparser.AndGroup, analyzer).parse(text)
         errors = [node.error for node in every.leaves() if getattr(node, "error", None)]
         if errors:
-            raise _Unreadable(_error_notice(str(errors[0])))
+            raise _Unreadable(_error_notice(text))
         if every is wq.NullQuery and _WORD.search(text) and not _only_stop_words(text, analyzer):
             # e.g. "+1 nucleosomes": a required stop word empties the whole query
             raise _Unreadable("its operators left no word to search for")
@@ -112,7 +112,7 @@ def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
     except Exception as exc:  # noqa: BLE001
         # Whoosh's parser fails in many ways (B4's ValueError; IndexError on
         # "x NOT AND y"); whatever it fails on, the words are still searched.
-        reason = str(exc) if isinstance(exc, _Unreadable) else "it could not be parsed"
+        reason = str(exc) if isinstance(exc, _Unreadable) else _error_notice(text)
         words = " ".join(f'"{word}"' for word in _WORD.findall(text))
         every = _Parser(schema, qparser.AndGroup, analyzer, plain=True).parse(words)
         loose = _Parser(schema, qparser.OrGroup, analyzer, plain=True).parse(words)
@@ -269,7 +269,7 @@ def _expand_patterns(q: wq.Query, analyzer: ResearchAnalyzer,
         if isinstance(node, wq.Every):
             return wq.Every()  # a field-less Every is a doc range, not a lexicon walk
         if isinstance(node, wq.FuzzyTerm):
-            kind, maxdist, prefix = "fuzzy", min(node.maxdist, 2), node.prefixlength
+            kind, maxdist, prefix = "fuzzy", _edits(node.text, node.maxdist), node.prefixlength
         elif isinstance(node, (wq.Wildcard, wq.Prefix)):
             kind, maxdist, prefix = "wildcard", 0, 0
         else:
@@ -286,6 +286,12 @@ def _expand_patterns(q: wq.Query, analyzer: ResearchAnalyzer,
         return wq.Or(queries) if queries else wq.NullQuery
 
     return visit(q), capped
+
+
+def _edits(word: str, asked: int) -> int:
+    """The edits a fuzzy word may have: as asked, but at most 1 for words of 3-5 letters
+    and 0 for shorter ones (as Lucene's AUTO), so `sate~2` is not every 4-letter word."""
+    return min(asked, 0 if len(word) < 3 else 1 if len(word) < 6 else 2)
 
 
 def _unknown_fields(text: str) -> tuple[str, list[str]]:
@@ -307,11 +313,13 @@ def _unknown_fields(text: str) -> tuple[str, list[str]]:
     return text, [f"{names} cannot be searched (fields: {fields}); searched as words"]
 
 
-def _error_notice(error: str) -> str:
-    if "date" in error.lower() or "int()" in error or "time" in error.lower():
+def _error_notice(text: str) -> str:
+    """Why Whoosh could not read the query, in the user's terms: its errors name Python
+    internals ("invalid literal for int()"). Only dates have values it can refuse."""
+    if "date:" in text.lower():
         return ("a date could not be read; write date:2023, date:2023-04, date:2023-04-27, "
                 "date:[2020 to 2022] or date:>2022")
-    return "a field's value could not be read"
+    return "it could not be parsed"
 
 
 def _only_stop_words(text: str, analyzer: ResearchAnalyzer) -> bool:

@@ -1,0 +1,142 @@
+"""The query language (searchidx/query.py) on real indexes: phrases, patterns,
+compounds, fuzzy words and notices. Each test here failed before query.py existed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from whoosh import reading
+
+from searchidx import Index, indexer
+from searchidx.query import MAX_EXPANSIONS
+
+
+def _names(results) -> set[str]:
+    return {Path(hit.path).name for hit in results.hits}
+
+
+@pytest.fixture(scope="module")
+def phrase_index(tmp_path_factory) -> Index:
+    """Posts written to tell phrases, compounds and patterns apart."""
+    root = tmp_path_factory.mktemp("phrases") / "archive"
+    root.mkdir()
+    posts = {
+        "exact.md": "The paper Attention Is All You Need introduced the transformer.",
+        "scattered.md": "Flash attention, needing less memory, is all the rage.",
+        "art.md": "A state of the art result on learning benchmarks.",
+        "hyphen-art.md": "A state-of-the-art model for weather.",
+        "no-art.md": "The state funds art schools and learned societies.",
+        "rlhf.md": "Reinforcement learning from human feedback aligns models.",
+        "deepseek-hyphen.md": "We tried DeepSeek-R1 on maths.",
+        "deepseek-spaced.md": "We tried DeepSeek R1 on physics.",
+        "deepseek-joined.md": "We tried DeepSeekR1 on chemistry.",
+        "llama-hyphen.md": "Fine-tuning Llama-3.1 on code.",
+        "llama-spaced.md": "Fine-tuning Llama 3.1 on text.",
+        "gpt-spaced.md": "GPT 4 was evaluated on exams.",
+        "learns.md": "The agent learns quickly.",
+        "transformers.md": "Transformers and a transformer-based encoder.",
+        "protein.md": "Protein structure prediction.",
+        "proteins.md": "Proteins fold into shapes.",
+    }
+    for name, body in posts.items():
+        (root / name).write_text(f"---\ntitle: {name}\n---\n{body}\n", encoding="utf-8")
+    index_dir = root.parent / "index"
+    indexer.update(index_dir, [root])
+    return Index.open(index_dir)
+
+
+def _found(index: Index, text: str) -> set[str]:
+    return _names(index.search(text, per_page=100))
+
+
+# --- 1. phrases keep the positions of their stop words ---
+def test_a_phrase_with_stop_words_finds_the_posts_that_hold_it(phrase_index) -> None:
+    assert _found(phrase_index, '"attention is all you need"') == {"exact.md"}
+    assert _found(phrase_index, '"reinforcement learning from human feedback"') == {"rlhf.md"}
+    assert _found(phrase_index, '"state of the art"') == {"art.md", "hyphen-art.md"}
+
+
+def test_a_phrase_of_stop_words_only_finds_nothing_and_says_why(phrase_index) -> None:
+    results = phrase_index.search('"is all of the"')
+    assert results.notice and "no words" in results.notice
+
+
+# --- 2. patterns match the words as written ---
+def test_a_prefix_finds_every_post_the_word_finds(phrase_index) -> None:
+    for word in ("learning", "transformer", "protein"):
+        assert _found(phrase_index, word) <= _found(phrase_index, word + "*"), word
+    # the words as written that start with "learning": learning (stem learn) finds learns
+    assert "learns.md" in _found(phrase_index, "learning*")
+
+
+def test_a_single_letter_wildcard_matches_written_words(phrase_index) -> None:
+    assert _found(phrase_index, "tr?nsformer") == _found(phrase_index, "transformer")
+    # each written word a pattern matches is searched as typed, stemmed
+    assert _found(phrase_index, "*formers") == _found(phrase_index, "transformers")
+
+
+def test_a_pattern_matching_no_word_in_an_and_finds_nothing(phrase_index) -> None:
+    assert _found(phrase_index, "protein AND zzqq*") == set()
+
+
+# --- 3. fuzzy words: matched over the vocabulary in C, bounded ---
+def test_fuzzy_words_never_walk_the_lexicon_in_python(phrase_index, monkeypatch) -> None:
+    """Whoosh's terms_within took 12-15 s a fuzzy word on the real archives."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("terms_within walks the whole lexicon")
+
+    monkeypatch.setattr(reading.IndexReader, "terms_within", refuse)
+    monkeypatch.setattr(reading.SegmentReader, "terms_within", refuse)
+    fresh = Index.open(phrase_index.path)
+    assert {"protein.md", "proteins.md"} <= _found(fresh, "protien~")
+    assert "protein.md" in _found(fresh, "protien~2")
+
+
+def test_expansions_are_capped_at_the_most_frequent_words(tmp_path) -> None:
+    root = tmp_path / "archive"
+    root.mkdir()
+    words = " ".join(f"zeta{n:04d}" for n in range(MAX_EXPANSIONS + 50))
+    (root / "many.md").write_text(f"---\ntitle: many\n---\n{words}\n", encoding="utf-8")
+    (root / "common.md").write_text("---\ntitle: common\n---\nzeta0001 zeta0002\n",
+                                    encoding="utf-8")
+    indexer.update(tmp_path / "index", [root])
+    results = Index.open(tmp_path / "index").search("zeta*")
+    assert results.notice and f"{MAX_EXPANSIONS} most frequent" in results.notice
+    assert _names(results) == {"many.md", "common.md"}  # zeta0001, the most frequent, kept
+
+
+# --- 4. compounds and spaced spellings find each other ---
+def test_compounds_find_hyphenated_joined_and_spaced_spellings(phrase_index) -> None:
+    every = {"deepseek-hyphen.md", "deepseek-spaced.md", "deepseek-joined.md"}
+    assert _found(phrase_index, "DeepSeek-R1") == every
+    assert _found(phrase_index, "deepseekr1") == {"deepseek-hyphen.md", "deepseek-joined.md"}
+    assert _found(phrase_index, '"DeepSeek R1"') == {"deepseek-hyphen.md", "deepseek-spaced.md"}
+    llama = {"llama-hyphen.md", "llama-spaced.md"}
+    assert _found(phrase_index, "Llama-3.1") == llama
+    assert _found(phrase_index, '"Llama 3.1"') == llama
+    assert _found(phrase_index, "GPT-4") == {"gpt-spaced.md"}
+
+
+def test_a_compound_with_stop_words_inside_matches_its_phrase(phrase_index) -> None:
+    assert _found(phrase_index, "state-of-the-art") == {"art.md", "hyphen-art.md"}
+
+
+# --- 8. notices speak the user's language ---
+@pytest.mark.parametrize("text, expected, leaked", [
+    ("url:huggingface", "url: cannot be searched", "STORED"),
+    ("date:[garbage to 2019] protein", "date could not be read", "invalid literal"),
+    ("date:notadate protein", "date could not be read", "is not"),
+])
+def test_notices_say_what_to_do_not_what_broke(phrase_index, text, expected, leaked) -> None:
+    results = phrase_index.search(text)
+    assert results.notice and expected in results.notice, results.notice
+    assert leaked not in results.notice
+
+
+def test_greater_than_dates_are_understood(corpus_index) -> None:
+    results = corpus_index.search("date:>2025", per_page=100)
+    assert results.notice is None
+    years = {hit.date.year for hit in results.hits}
+    assert results.hits and years <= {2025, 2026}, years

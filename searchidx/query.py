@@ -18,13 +18,16 @@ notice saying so in the user's terms.
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from whoosh import qparser
 from whoosh import query as wq
 from whoosh.qparser.common import attach
 
+from searchidx.errors import BadQuery
 from searchidx.schema import TEXT_FIELDS, WORD_PATTERN, ResearchAnalyzer
 
 MAX_EXPANSIONS = 50  # words a pattern or fuzzy word may expand to: the most frequent (as Lucene)
@@ -36,9 +39,14 @@ NO_WORDS_NOTICE = "the query has no words to search for; showing the newest post
 _FIELD_ALIASES = {"tags": ["tag"], "authors": ["author"]}
 _WORD = re.compile(WORD_PATTERN)
 _FIELD_PREFIX = re.compile(r'"[^"]*"|(?<![\w:])(\w+):(?=\S)')
-# words whose letters a typo may have changed: not operators, numbers or field names
-_TYPO_CANDIDATE = re.compile(r"\b\w+:|(?<![\w~*?])([^\W\d_]{3,})(?![\w~*?:])")
+# words whose letters a typo may have changed: not operators, numbers, field names, nor
+# the names after source:, tag:, author: (they are not spelled like the posts' words)
+_TYPO_CANDIDATE = re.compile(
+    r'\b(?:source|tags?|authors?):(?:"[^"]*"|\S*)|\b\w+:|(?<![\w~*?])([^\W\d_]{3,})(?![\w~*?:])')
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
+_DATE_COMPARISON = re.compile(r"(?<![\w:])date:(>=|<=|>|<)([\d-]+)", re.IGNORECASE)
+_MINUS = re.compile(r"(?<![^\s(])-(?=[^\W\d]|[\"(])")
+_PROXIMITY = re.compile(r'"~\d+')
 
 
 class Vocabulary(Protocol):
@@ -50,6 +58,8 @@ class Vocabulary(Protocol):
                prefix: int = 0) -> tuple[list[str], bool]: ...
 
     def frequency(self, word: str) -> int: ...
+
+    def term_frequency(self, term: str) -> int: ...
 
     def near(self, word: str, maxdist: int) -> list[tuple[str, int, int]]: ...
 
@@ -97,8 +107,16 @@ def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
         return ParsedQuery(None, None, None, 0)
     analyzer = schema["body"].analyzer
     text, notices = _unknown_fields(text)
+    text, unbalanced = _closed(text)
+    notices.append(unbalanced)
+    if _PROXIMITY.search(text):
+        notices.append('proximity ("…"~N) is not supported; searched for the exact phrase')
+    text = _date_comparisons(text)
     try:
         every = _Parser(schema, qparser.AndGroup, analyzer).parse(text)
+        if every is wq.NullQuery and _MINUS.search(text):
+            text = "* " + text  # only exclusions, such as -chess: every post but those
+            every = _Parser(schema, qparser.AndGroup, analyzer).parse(text)
         errors = [node.error for node in every.leaves() if getattr(node, "error", None)]
         if errors:
             raise _Unreadable(_error_notice(text))
@@ -108,7 +126,6 @@ def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
         # "alphafold NOT database" must not become "alphafold OR (NOT database)"
         has_not = any(isinstance(node, wq.Not) for node in _walk(every))
         loose = every if has_not else _Parser(schema, qparser.OrGroup, analyzer).parse(text)
-        notices.append(_unbalanced(text))
     except Exception as exc:  # noqa: BLE001
         # Whoosh's parser fails in many ways (B4's ValueError; IndexError on
         # "x NOT AND y"); whatever it fails on, the words are still searched.
@@ -129,10 +146,10 @@ def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
     return ParsedQuery(every, loose, notice, words)
 
 
-def suggest(text: str, vocabulary: Vocabulary) -> str | None:
-    """'Did you mean': each word that is absent from the archive, or rare next to a
-    word one or two edits away (transpositions count as one), replaced by the most
-    frequent such word."""
+def suggest(text: str, schema, vocabulary: Vocabulary) -> str | None:
+    """'Did you mean': each rare word (see `_better_spelling`) replaced by the most
+    frequent word within one edit, or two for long words (a transposition is one)."""
+    analyzer = schema["body"].analyzer
     changed = False
 
     def better(match: re.Match) -> str:
@@ -140,7 +157,7 @@ def suggest(text: str, vocabulary: Vocabulary) -> str | None:
         word = match.group(1)
         if word is None or word in _OPERATORS:
             return match.group()
-        found = _better_spelling(word.lower(), vocabulary)
+        found = _better_spelling(word.lower(), analyzer, vocabulary)
         if found is None:
             return word
         changed = True
@@ -150,23 +167,47 @@ def suggest(text: str, vocabulary: Vocabulary) -> str | None:
     return suggestion if changed else None
 
 
-# A word is taken for a typo of a neighbour that is this many times more frequent.
+# A rare word is taken for a typo of a neighbour in this many times more posts.
 _TYPO_RATIO = 20
 
 
-def _better_spelling(word: str, vocabulary: Vocabulary) -> str | None:
-    frequency = vocabulary.frequency(word)
-    if frequency * _TYPO_RATIO >= vocabulary.posts:
-        return None  # no word can be that much more frequent: not taken for a typo
-    maxdist = 1 if len(word) < 5 else 2
+def _better_spelling(word: str, analyzer: ResearchAnalyzer,
+                     vocabulary: Vocabulary) -> str | None:
+    """A better spelling of a word written in a handful of posts (typos get into a few
+    bodies too), or None. The word a typo was meant as is nearly always far more
+    frequent; "reinforcment" shares its stem with "reinforcement", so that counts too,
+    but not another form of the word (molecule, molecules: the search finds both)."""
+    if vocabulary.frequency(word) >= max(3, vocabulary.posts / 2_000):
+        return None  # a word of this archive, not a typo
+    (stem,) = analyzer.word(word).parts or (None,)
+    if stem is None:
+        return None  # a stop word
+    # Another word must be in this many posts: more than the typed word finds already.
+    wanted = max(1, _TYPO_RATIO * max(vocabulary.frequency(word),
+                                      vocabulary.term_frequency(stem)))
     best = None
-    for candidate, distance, count in vocabulary.near(word, maxdist):
-        if candidate == word or count < max(1, frequency * _TYPO_RATIO):
+    for candidate, distance, count in vocabulary.near(word, 1 if len(word) < 8 else 2):
+        terms = analyzer.word(candidate).parts
+        if len(terms) != 1 or terms[0] is None:
+            continue  # a stop word or a compound
+        if terms[0] == stem:
+            if _inflection(word, candidate):
+                continue
+        elif count < wanted:
             continue
         key = (distance, -count, candidate)
         if best is None or key < best[0]:
             best = (key, candidate)
     return best[1] if best else None
+
+
+def _inflection(word: str, other: str) -> bool:
+    """Whether two words of one stem differ only in their last letters (trains, trained),
+    not inside (reinforcment, reinforcement)."""
+    common = 0
+    while common < min(len(word), len(other)) and word[common] == other[common]:
+        common += 1
+    return common >= min(len(word), len(other)) - 2
 
 
 class _Unreadable(Exception):
@@ -191,11 +232,8 @@ class _Parser(qparser.QueryParser):
         # `-word` and `+word` only at the start of a word (GPT-4 and C++ stay words), and
         # not before a number: "+1 nucleosomes", "-10 °C" are text.
         self.add_plugin(qparser.PlusMinusPlugin(
-            plusexpr=r"(?<![^\s(])\+(?=[^\W\d]|[\"(])",
-            minusexpr=r"(?<![^\s(])-(?=[^\W\d]|[\"(])",
-        ))
+            plusexpr=r"(?<![^\s(])\+(?=[^\W\d]|[\"(])", minusexpr=_MINUS.pattern))
         self.add_plugin(qparser.FuzzyTermPlugin())
-        self.add_plugin(qparser.GtLtPlugin())
 
     def term_query(self, fieldname, text, termclass, boost=1.0, tokenize=True,
                    removestops=True):
@@ -288,6 +326,46 @@ def _expand_patterns(q: wq.Query, analyzer: ResearchAnalyzer,
     return visit(q), capped
 
 
+def parse_day(value: str, *, end: bool, option: str = "date") -> datetime:
+    """`2023`, `2023-04` or `2023-04-27` as the first (or, with end, last) moment it covers."""
+    match = re.fullmatch(r"(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?", value.strip())
+    try:
+        if not match or (match.group(3) and not match.group(2)):
+            raise ValueError
+        year = int(match.group(1))
+        month = int(match.group(2) or (12 if end else 1))
+        last_day = monthrange(year, month)[1]
+        day = int(match.group(3) or (last_day if end else 1))
+        if end:
+            return datetime(year, month, day, 23, 59, 59, 999999)
+        return datetime(year, month, day)
+    except (ValueError, TypeError):
+        raise BadQuery(
+            f"{option}: {value!r} is not a date; use 2023, 2023-04 or 2023-04-27"
+        ) from None
+
+
+def _date_comparisons(text: str) -> str:
+    """`date:>2022` as `date:[20230101 to]`: after the whole period, not after its first
+    moment (Whoosh's own `>` takes 2022 as 2022-01-01 and so includes 2022)."""
+
+    def as_range(match: re.Match) -> str:
+        operator, value = match.groups()
+        try:
+            if operator == ">":
+                bound = parse_day(value, end=True) + timedelta(microseconds=1)
+            elif operator == "<":
+                bound = parse_day(value, end=False) - timedelta(microseconds=1)
+            else:
+                bound = parse_day(value, end=operator == "<=")
+        except BadQuery:
+            return match.group()  # not a date: reported by the parser's error path
+        day = bound.strftime("%Y%m%d")
+        return f"date:[{day} to]" if operator.startswith(">") else f"date:[to {day}]"
+
+    return _DATE_COMPARISON.sub(as_range, text)
+
+
 def _edits(word: str, asked: int) -> int:
     """The edits a fuzzy word may have: as asked, but at most 1 for words of 3-5 letters
     and 0 for shorter ones (as Lucene's AUTO), so `sate~2` is not every 4-letter word."""
@@ -332,9 +410,14 @@ def _walk(node: wq.Query):
         yield from _walk(child)
 
 
-def _unbalanced(text: str) -> str | None:
-    if text.count('"') % 2 or text.count("(") != text.count(")") or (
-        text.count("[") != text.count("]")
-    ):
-        return "the query has an unclosed quote or bracket; it was read as if closed"
-    return None
+def _closed(text: str) -> tuple[str, str | None]:
+    """The text with an unclosed quote or bracket closed at the end, and a notice."""
+    closers = '"' if text.count('"') % 2 else ""
+    closers += ")" * max(0, text.count("(") - text.count(")"))
+    closers += "]" * max(0, text.count("[") - text.count("]"))
+    if closers:
+        return text + closers, (
+            "the query has an unclosed quote or bracket; it was read as if closed")
+    if text.count(")") > text.count("(") or text.count("]") > text.count("["):
+        return text, "the query has a closing bracket with no opening one; it was left out"
+    return text, None

@@ -14,7 +14,6 @@ import html
 import re
 import threading
 import time
-from calendar import monthrange
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from whoosh import highlight, query
 from whoosh.filedb.filestore import FileStorage
 
 from searchidx.errors import BadQuery, IndexCorrupt, IndexNotFound, PostNotFound
-from searchidx.query import parse, suggest
+from searchidx.query import parse, parse_day, suggest
 from searchidx.schema import SCHEMA_VERSION, TEXT_FIELDS, WORD_PATTERN, has_index
 from searchidx.snapshot import Snapshot
 from searchidx.store import Store
@@ -317,7 +316,7 @@ class Index:
         ]
         # A word found nowhere in the archive is a typo whatever the total: with partial
         # matches allowed, "alphafoldd structure" still has hits, all of them weak.
-        suggestion = suggest(text, snapshot.vocabulary) if text.strip() else None
+        suggestion = suggest(text, searcher.schema, snapshot.vocabulary) if text.strip() else None
         return Results(
             query=typed, total=int(shown.sum()), page=page, per_page=per_page, hits=hits,
             facets=facet_counts, suggestion=suggestion, notice=notice,
@@ -428,25 +427,6 @@ def _check_paging(sort: str, page: int, per_page: int) -> None:
             f"page {page} is too deep: at most {MAX_RESULT_WINDOW} results can be paged through;"
             " narrow the search instead"
         )
-
-
-def parse_day(value: str, *, end: bool, option: str = "date") -> datetime:
-    """`2023`, `2023-04` or `2023-04-27` as the first (or, with end, last) moment it covers."""
-    match = re.fullmatch(r"(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?", value.strip())
-    try:
-        if not match or (match.group(3) and not match.group(2)):
-            raise ValueError
-        year = int(match.group(1))
-        month = int(match.group(2) or (12 if end else 1))
-        last_day = monthrange(year, month)[1]
-        day = int(match.group(3) or (last_day if end else 1))
-        if end:
-            return datetime(year, month, day, 23, 59, 59, 999999)
-        return datetime(year, month, day)
-    except (ValueError, TypeError):
-        raise BadQuery(
-            f"{option}: {value!r} is not a date; use 2023, 2023-04 or 2023-04-27"
-        ) from None
 
 
 def _filter_query(source: Names, tag: Names, author: Names, since: Day,

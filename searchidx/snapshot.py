@@ -30,7 +30,7 @@ from whoosh.support.charset import accent_map
 from whoosh.util.numeric import byte_to_length
 
 from searchidx.query import MAX_EXPANSIONS, Phrase
-from searchidx.schema import NO_YEAR, SPELLING_FIELD, WORD_PATTERN
+from searchidx.schema import NO_YEAR, SPELLING_FIELD, TEXT_FIELDS, WORD_PATTERN
 
 # Posting lists and filters kept per generation and thread, as common words recur. A word
 # in most of 50,000 posts takes ~0.4 MB; web threads each hold a cache of their own.
@@ -446,6 +446,7 @@ class Vocabulary:
     def __init__(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
         self.posts = snapshot.live_count
+        self._expansions: dict[tuple, tuple[list[str], bool]] = {}
 
     @cached_property
     def _lexicon(self) -> tuple[list[str], np.ndarray]:
@@ -488,11 +489,27 @@ class Vocabulary:
         """The number of posts with the word (as written); one lookup, no lexicon read."""
         return self._snapshot.reader.doc_frequency(SPELLING_FIELD, word)
 
+    def term_frequency(self, term: str) -> int:
+        """The number of posts with an analysed term in their title, summary or body (at
+        least: the largest of the three fields' counts)."""
+        reader = self._snapshot.reader
+        return max(reader.doc_frequency(name, term) for name in TEXT_FIELDS)
+
     def expand(self, pattern: str, kind: str, maxdist: int = 0,
                prefix: int = 0) -> tuple[list[str], bool]:
         """The words a wildcard pattern (`kind` "wildcard") or a fuzzy word ("fuzzy",
         within `maxdist` edits, the first `prefix` letters fixed) matches, most frequent
-        first, at most MAX_EXPANSIONS of them; and whether there were more."""
+        first, at most MAX_EXPANSIONS of them; and whether there were more. Remembered:
+        a query expands each pattern once per field and per tier."""
+        key = (pattern, kind, maxdist, prefix)
+        if key not in self._expansions:
+            if len(self._expansions) >= 1_000:  # bounded, like the posting cache
+                self._expansions.clear()
+            self._expansions[key] = self._expand(pattern, kind, maxdist, prefix)
+        return self._expansions[key]
+
+    def _expand(self, pattern: str, kind: str, maxdist: int,
+                prefix: int) -> tuple[list[str], bool]:
         if kind == "fuzzy":
             numbers = np.array([n for n, _ in self._within(pattern, maxdist, prefix)],
                                dtype=np.int64)

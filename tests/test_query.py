@@ -140,3 +140,48 @@ def test_greater_than_dates_are_understood(corpus_index) -> None:
     assert results.notice is None
     years = {hit.date.year for hit in results.hits}
     assert results.hits and years <= {2025, 2026}, years
+
+
+# --- what the notices promise is what the query does ---
+def test_a_query_of_only_exclusions_lists_every_other_post(corpus_index) -> None:
+    everything = corpus_index.search("", per_page=100).total
+    chess = corpus_index.search("chess").total
+    assert corpus_index.search("-chess").total == everything - chess
+    assert corpus_index.search("-chess").notice is None
+
+
+def test_an_unclosed_quote_is_read_as_a_closed_phrase(corpus_index) -> None:
+    unclosed = corpus_index.search('"protein structure', per_page=100)
+    phrase = corpus_index.search('"protein structure"', per_page=100)
+    assert _names(unclosed) == _names(phrase)
+    assert unclosed.total < corpus_index.search("protein structure").total
+    assert "read as if closed" in unclosed.notice
+
+
+def test_an_unclosed_date_range_is_a_date_range(corpus_index) -> None:
+    results = corpus_index.search("date:[2020 to 2021", per_page=100)
+    assert results.hits and {hit.date.year for hit in results.hits} <= {2020, 2021}
+
+
+@pytest.mark.parametrize("text, years", [
+    ("date:>2022", lambda y: y > 2022),
+    ("date:>=2022", lambda y: y >= 2022),
+    ("date:<2020", lambda y: y < 2020),
+    ("date:<=2020", lambda y: y <= 2020),
+])
+def test_date_comparisons_are_about_the_whole_period(corpus_index, text, years) -> None:
+    results = corpus_index.search(text, per_page=100)
+    assert results.hits and all(years(hit.date.year) for hit in results.hits), text
+    dated = [hit for hit in corpus_index.search("", per_page=100).hits if hit.date]
+    assert results.total == sum(1 for hit in dated if years(hit.date.year)), text
+
+
+def test_a_day_comparison_leaves_that_day_out(corpus_index) -> None:
+    results = corpus_index.search("date:>2022-11-30", per_page=100)
+    assert "2022-11-30-chatgpt.md" not in _names(results)
+    assert "2022-12-15-constitutional-ai.md" in _names(results)
+
+
+def test_proximity_is_not_silently_dropped(corpus_index) -> None:
+    results = corpus_index.search('"language model"~3')
+    assert results.notice and "proximity" in results.notice

@@ -45,7 +45,10 @@ _TYPO_CANDIDATE = re.compile(
     r'\b(?:source|tags?|authors?):(?:"[^"]*"|\S*)|\b\w+:|(?<![\w~*?])([^\W\d_]{3,})(?![\w~*?:])')
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 _DATE_COMPARISON = re.compile(r"(?<![\w:])date:(>=|<=|>|<)([\d-]+)", re.IGNORECASE)
-_MINUS = re.compile(r"(?<![^\s(])-(?=[^\W\d]|[\"(])")
+# `-word` and `+word`: operators at the start of a word (GPT-4 and C++ stay words), and
+# not before a number ("+1 nucleosomes", "-10 °C" are text); not inside a phrase.
+_MINUS = re.compile(r'("[^"]*")|(?<![^\s(])-(?=[^\W\d]|["(])')
+_PLUS = re.compile(r'(?<![^\s(])\+(?=[^\W\d]|["(])')
 _PROXIMITY = re.compile(r'"~\d+')
 
 
@@ -111,21 +114,9 @@ def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
     notices.append(unbalanced)
     if _PROXIMITY.search(text):
         notices.append('proximity ("…"~N) is not supported; searched for the exact phrase')
-    text = _date_comparisons(text)
+    text = _minus_as_not(_date_comparisons(text))
     try:
-        every = _Parser(schema, qparser.AndGroup, analyzer).parse(text)
-        if every is wq.NullQuery and _MINUS.search(text):
-            text = "* " + text  # only exclusions, such as -chess: every post but those
-            every = _Parser(schema, qparser.AndGroup, analyzer).parse(text)
-        errors = [node.error for node in every.leaves() if getattr(node, "error", None)]
-        if errors:
-            raise _Unreadable(_error_notice(text))
-        if every is wq.NullQuery and _WORD.search(text) and not _only_stop_words(text, analyzer):
-            # e.g. "+1 nucleosomes": a required stop word empties the whole query
-            raise _Unreadable("its operators left no word to search for")
-        # "alphafold NOT database" must not become "alphafold OR (NOT database)"
-        has_not = any(isinstance(node, wq.Not) for node in _walk(every))
-        loose = every if has_not else _Parser(schema, qparser.OrGroup, analyzer).parse(text)
+        every, loose = _syntax(text, schema, analyzer, notices)
     except Exception as exc:  # noqa: BLE001
         # Whoosh's parser fails in many ways (B4's ValueError; IndexError on
         # "x NOT AND y"); whatever it fails on, the words are still searched.
@@ -144,6 +135,28 @@ def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
     words = len(every.subqueries) if isinstance(every, wq.And) else 1
     notice = "; ".join(n for n in notices if n) or None
     return ParsedQuery(every, loose, notice, words)
+
+
+def _syntax(text: str, schema, analyzer: ResearchAnalyzer,
+            notices: list[str | None]) -> tuple[wq.Query, wq.Query]:
+    """The query with words side by side ANDed, and ORed; raises where Whoosh cannot
+    read it (`_Unreadable` says why in the user's terms)."""
+
+    def read(group) -> wq.Query:
+        tree = _Parser(schema, group, analyzer).parse(text)
+        return _exclusions_apart(tree).normalize()
+
+    try:
+        every = read(qparser.AndGroup)
+    except NotImplementedError:  # Whoosh cannot group `+word` inside parentheses
+        text = _PLUS.sub("", text)
+        notices.append("+ inside parentheses is not supported; read as a plain word")
+        every = read(qparser.AndGroup)
+    if any(getattr(node, "error", None) for node in every.leaves()):
+        raise _Unreadable(_error_notice(text))
+    if every is wq.NullQuery and _WORD.search(text) and not _only_stop_words(text, analyzer):
+        raise _Unreadable("its operators left no word to search for")  # e.g. "+the"
+    return every, read(qparser.OrGroup)
 
 
 def suggest(text: str, schema, vocabulary: Vocabulary) -> str | None:
@@ -179,9 +192,10 @@ def _better_spelling(word: str, analyzer: ResearchAnalyzer,
     but not another form of the word (molecule, molecules: the search finds both)."""
     if vocabulary.frequency(word) >= max(3, vocabulary.posts / 2_000):
         return None  # a word of this archive, not a typo
-    (stem,) = analyzer.word(word).parts or (None,)
-    if stem is None:
-        return None  # a stop word
+    parts = analyzer.word(word).parts
+    if len(parts) != 1 or parts[0] is None:
+        return None  # a stop word, or Chinese or Japanese text (bigrams, not words)
+    stem = parts[0]
     # Another word must be in this many posts: more than the typed word finds already.
     wanted = max(1, _TYPO_RATIO * max(vocabulary.frequency(word),
                                       vocabulary.term_frequency(stem)))
@@ -229,10 +243,9 @@ class _Parser(qparser.QueryParser):
             self.remove_plugin_class(qparser.WildcardPlugin)
             return
         self.add_plugin(qparser.FieldAliasPlugin(_FIELD_ALIASES))
-        # `-word` and `+word` only at the start of a word (GPT-4 and C++ stay words), and
-        # not before a number: "+1 nucleosomes", "-10 °C" are text.
-        self.add_plugin(qparser.PlusMinusPlugin(
-            plusexpr=r"(?<![^\s(])\+(?=[^\W\d]|[\"(])", minusexpr=_MINUS.pattern))
+        # `+word` only at the start of a word (C++ stays a word) and not before a number
+        # ("+1 nucleosomes" is text); `-word` was made `NOT word` (`_minus_as_not`).
+        self.add_plugin(qparser.PlusMinusPlugin(plusexpr=_PLUS.pattern, minusexpr=r"(?!)"))
         self.add_plugin(qparser.FuzzyTermPlugin())
 
     def term_query(self, fieldname, text, termclass, boost=1.0, tokenize=True,
@@ -404,10 +417,36 @@ def _only_stop_words(text: str, analyzer: ResearchAnalyzer) -> bool:
     return all(term is None for term in analyzer.phrase_terms(text))
 
 
-def _walk(node: wq.Query):
-    yield node
-    for child in node.children():
-        yield from _walk(child)
+def _minus_as_not(text: str) -> str:
+    """`-word` as `NOT word`: Whoosh's own minus cannot nest (`-(a -b)`, `(-b) a` failed)
+    and drops a NOT beside a `+word`; NOT has one meaning everywhere."""
+    return _MINUS.sub(lambda m: m.group(1) or "NOT ", text)
+
+
+def _exclusions_apart(q: wq.Query) -> wq.Query:
+    """A NOT excludes posts from what the words beside it find: `alphafold protein NOT
+    database` is (alphafold OR protein) without database, not "alphafold, or protein,
+    or any post without database" (so `a OR NOT b` is a without b too). Beside `+word`s
+    the NOT still excludes (Whoosh files it with the optional words, where it did
+    nothing)."""
+
+    def visit(node: wq.Query) -> wq.Query:
+        node = node.apply(visit)
+        if type(node) is wq.Or:
+            nots = [child for child in node.subqueries if isinstance(child, wq.Not)]
+            if not nots:
+                return node
+            rest = [child for child in node.subqueries if not isinstance(child, wq.Not)]
+            base = wq.Or(rest, boost=node.boost) if rest else wq.Every()
+            return wq.AndNot(base, wq.Or([n.query for n in nots]))
+        if isinstance(node, wq.AndMaybe):  # +required optional
+            if isinstance(node.b, wq.Not):
+                return wq.AndNot(node.a, node.b.query)
+            if isinstance(node.b, wq.AndNot):
+                return wq.AndNot(wq.AndMaybe(node.a, node.b.a), node.b.b)
+        return node
+
+    return visit(q)
 
 
 def _closed(text: str) -> tuple[str, str | None]:

@@ -31,6 +31,7 @@ from searchidx.errors import BadQuery
 from searchidx.schema import TEXT_FIELDS, WORD_PATTERN, ResearchAnalyzer
 
 MAX_EXPANSIONS = 50  # words a pattern or fuzzy word may expand to: the most frequent (as Lucene)
+EXPANSION_POSTINGS = 30_000  # and the posts those words are in, summed: what reading costs
 # query fields of names -> the index field matched by the name's words (Snapshot.matching)
 NAME_FIELDS = {"source": "source_name", "tags": "tags", "authors": "authors"}
 USER_FIELDS = ("title", "summary", "body", "source", "tag", "tags", "author", "authors",
@@ -130,8 +131,8 @@ def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
     every, capped = _expand_patterns(every, analyzer, vocabulary)
     loose, _ = _expand_patterns(loose, analyzer, vocabulary)
     if capped:
-        notices.append(f"a pattern matched too many words; searched for the "
-                       f"{MAX_EXPANSIONS} most frequent")
+        notices.append(f"a pattern matched too many words; searched for the most frequent "
+                       f"({MAX_EXPANSIONS} at most)")
     words = len(every.subqueries) if isinstance(every, wq.And) else 1
     notice = "; ".join(n for n in notices if n) or None
     return ParsedQuery(every, loose, notice, words)

@@ -29,7 +29,7 @@ from whoosh.matching import FilterMatcher
 from whoosh.support.charset import accent_map
 from whoosh.util.numeric import byte_to_length
 
-from searchidx.query import MAX_EXPANSIONS, Phrase
+from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS, Phrase
 from searchidx.schema import NO_YEAR, SPELLING_FIELD, TEXT_FIELDS, WORD_PATTERN
 
 # Posting lists and filters kept per generation and thread, as common words recur. A word
@@ -518,8 +518,8 @@ class Vocabulary:
         numbers = numbers[np.lexsort((numbers, -self.counts[numbers]))]
         words = [self.words[n] for n in numbers[: MAX_EXPANSIONS * 2].tolist()]
         words = [word for word in words if self._live(word)]
-        return words[:MAX_EXPANSIONS], len(words) > MAX_EXPANSIONS or (
-            len(numbers) > MAX_EXPANSIONS * 2)
+        kept = words[:_within_budget([self.frequency(word) for word in words])]
+        return kept, len(kept) < len(words) or len(numbers) > MAX_EXPANSIONS * 2
 
     def near(self, word: str, maxdist: int) -> list[tuple[str, int, int]]:
         """(word, edit distance, posts) for the words within `maxdist` edits of `word`,
@@ -559,10 +559,27 @@ class Vocabulary:
 
     def _live(self, word: str) -> bool:
         """Whether a post that is not deleted has the word (the lexicon keeps the words
-        of deleted posts until their segment is merged)."""
-        if not self._snapshot.reader.has_deletions():
-            return True
-        return len(self._snapshot.postings(SPELLING_FIELD, word)[0]) > 0
+        of deleted posts until their segment is merged). Whoosh's matcher skips deleted
+        posts, so reading up to the first live one answers it."""
+        for leaf, _ in self._snapshot.reader.leaf_readers():
+            if (SPELLING_FIELD, word) in leaf and (
+                not leaf.has_deletions() or leaf.postings(SPELLING_FIELD, word).is_active()
+            ):
+                return True
+        return False
+
+
+def _within_budget(counts: list[int]) -> int:
+    """How many of the words (most frequent first, with these post counts) a pattern
+    keeps: at most MAX_EXPANSIONS, and no more than EXPANSION_POSTINGS posts in all
+    (but always the first): each word's posting lists are read, so `*tion` or `pro*`
+    at 50,000 posts would read millions of postings."""
+    total = 0
+    for kept, count in enumerate(counts[:MAX_EXPANSIONS]):
+        total += count
+        if total > EXPANSION_POSTINGS and kept:
+            return kept
+    return min(len(counts), MAX_EXPANSIONS)
 
 
 _RECORD_LENGTHS = struct.Struct("!II")  # key and value sizes of a term record

@@ -46,7 +46,8 @@ from searchidx.posts import Post
 from searchidx.schema import _COMPOUND_SPLIT, WORD_PATTERN, ResearchAnalyzer, url_key
 
 TEXT_FIELDS = ("title", "summary", "body")
-MAX_EXPANSIONS = 50  # a pattern stands for at most this many written words (README)
+MAX_EXPANSIONS = 50  # a pattern stands for at most this many written words (README),
+EXPANSION_POSTINGS = 30_000  # whose posts, summed, are at most this many (but one word always)
 STEMMED = ResearchAnalyzer(stem=True)
 WRITTEN = ResearchAnalyzer(stem=False)
 _WORD = re.compile(WORD_PATTERN)
@@ -538,8 +539,16 @@ class Reference:
         return tuple(sorted(found, key=lambda w: (-self.posts_with_word[w], w)))
 
     def expand(self, pattern: str) -> tuple[str, ...]:
-        """The written words a pattern stands for: at most MAX_EXPANSIONS, most posts first."""
-        return self.expansions(pattern)[:MAX_EXPANSIONS]
+        """The written words a pattern stands for, most posts first: at most
+        MAX_EXPANSIONS, in EXPANSION_POSTINGS posts in all (the first word always)."""
+        kept: list[str] = []
+        total = 0
+        for word in self.expansions(pattern)[:MAX_EXPANSIONS]:
+            total += self.posts_with_word[word]
+            if kept and total > EXPANSION_POSTINGS:
+                break
+            kept.append(word)
+        return tuple(kept)
 
     # --- source, tags, authors, filters ---
     @staticmethod

@@ -308,10 +308,10 @@ def _pattern(draw, pools: Pools, name: str | None = None) -> Pattern:
 
 def _clean_cut(ref: Reference, pattern: str) -> bool:
     """Whether the words a pattern stands for do not depend on how ties are broken: it
-    matches at most MAX_EXPANSIONS words, or the last one kept is in more posts than the
+    matches no more words than it keeps, or the last one kept is in more posts than the
     first one left out."""
     found = ref.expansions(pattern)
-    cut = reference.MAX_EXPANSIONS
+    cut = len(ref.expand(pattern))
     return len(found) <= cut or (
         ref.posts_with_word[found[cut - 1]] > ref.posts_with_word[found[cut]])
 

@@ -23,7 +23,7 @@ from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from searchidx import BadQuery, Hit, Index, Results
-from searchidx.query import MAX_EXPANSIONS
+from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS
 from searchidx.search import MAX_PER_PAGE, MAX_QUERY_CHARS, MAX_RESULT_WINDOW
 from web import render
 
@@ -174,7 +174,8 @@ def post(post_id: str):
 @bp.route("/help")
 def help_page():
     return render_template("help.html", max_per_page=MAX_PER_PAGE,
-                           max_expansions=MAX_EXPANSIONS, max_query_chars=MAX_QUERY_CHARS)
+                           max_expansions=MAX_EXPANSIONS, expansion_postings=EXPANSION_POSTINGS,
+                           max_query_chars=MAX_QUERY_CHARS)
 
 
 @bp.route("/api/search")

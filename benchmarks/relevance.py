@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from whoosh.analysis import StopFilter
 from whoosh.filedb.filestore import FileStorage
 
 from benchmarks import beir
@@ -120,7 +119,7 @@ def unstemmed_index(posts_dir: Path, index_dir: Path) -> Path:
     """The same posts in an index whose prose fields are not stemmed (stop words still
     removed). Built with a plain Whoosh writer: the indexer always uses PostSchema."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    analyzer = text_analyzer(stem=False) | StopFilter(lang="en", renumber=False)
+    analyzer = text_analyzer(stem=False, stop=True)
     schema = PostSchema()
     for name in ("title", "summary", "body"):
         schema[name].analyzer = analyzer

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # posts.py imports the frontmatter and markdown parsers: not 
 
 
 # Bump when fields or analyzers change: older indexes are then rebuilt, not misread.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Words, with research tokens kept whole: GPT-4, state-of-the-art, GPT-3.5, C++, C#.
 WORD_PATTERN = r"\w+(?:['’]\w+)?(?:[-./+]\w+(?:['’]\w+)?)*(?:\+\+|#)?"
@@ -57,25 +57,28 @@ class ResearchAnalyzer(Tokenizer):
     - Chinese, Japanese and Korean have no spaces, so runs of those characters are split
       into overlapping bigrams (as Lucene's CJKBigramFilter does): a query word inside a
       sentence still matches.
-    - With `stem`, English stop words are dropped and words are reduced by the Snowball
-      stemmer (not Whoosh's default Porter stemmer: WHOOSH.md bug B8).
+    - With `stem`, words are reduced by the Snowball stemmer (not Whoosh's default
+      Porter stemmer: WHOOSH.md bug B8); with `stop` (by default, when stemming) English
+      stop words leave no term but keep their position, so phrases still line up.
 
     One class rather than a chain of Whoosh filters because analysis is most of the
     indexing time and each filter in a chain costs a generator step per token.
     """
 
-    def __init__(self, stem: bool = True) -> None:
+    def __init__(self, stem: bool = True, stop: bool | None = None) -> None:
         self.stem = stem
+        self.stop = stem if stop is None else stop  # drop English stop words
         self.is_morph = stem  # tells Whoosh's spelling code that terms are stemmed
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ResearchAnalyzer) and other.stem == self.stem
+        return isinstance(other, ResearchAnalyzer) and (other.stem, other.stop) == (
+            self.stem, self.stop)
 
     def __hash__(self) -> int:
-        return hash((ResearchAnalyzer, self.stem))
+        return hash((ResearchAnalyzer, self.stem, self.stop))
 
     def __getstate__(self) -> dict:
-        return {"stem": self.stem, "is_morph": self.is_morph}  # not the caches
+        return {"stem": self.stem, "stop": self.stop, "is_morph": self.is_morph}  # no caches
 
     def __call__(self, value: str, positions=False, chars=False, keeporiginal=False,
                  removestops=True, start_pos=0, start_char=0, tokenize=True, mode="",
@@ -145,7 +148,7 @@ class ResearchAnalyzer(Tokenizer):
         """lower-cased word -> its WordTerms; not pickled with the schema."""
         cache = getattr(self, "_terms", None)
         if cache is None:
-            self._stopwords = stopwords_for_language("en") if self.stem else frozenset()
+            self._stopwords = stopwords_for_language("en") if self.stop else frozenset()
             self._stem = stemmer_for_language("en") if self.stem else None
             cache = self._terms = _TermCache(self._analyse)
         return cache
@@ -184,7 +187,7 @@ class ResearchAnalyzer(Tokenizer):
         """(term, is a stop word) of one piece; None for a piece too long to index."""
         if len(piece) > MAX_TERM_CHARS:
             return None, False
-        if self.stem and piece in self._stopwords:
+        if piece in self._stopwords:
             return piece, True
         return (self._stem(piece) if self.stem else piece), False
 
@@ -237,8 +240,8 @@ def _cjk_bigrams(text: str) -> list[tuple[str, tuple[int, int]]]:
     return pieces
 
 
-def text_analyzer(stem: bool = True) -> ResearchAnalyzer:
-    return ResearchAnalyzer(stem=stem)
+def text_analyzer(stem: bool = True, stop: bool | None = None) -> ResearchAnalyzer:
+    return ResearchAnalyzer(stem=stem, stop=stop)
 
 
 def _fast_path(value, analyzer, kwargs) -> bool:

@@ -363,7 +363,7 @@ class Snapshot:
             if fieldname in FIELD_WEIGHTS:
                 if isinstance(node, query.Term):
                     add(fieldname, [node.text], node.boost)
-                elif isinstance(node, query.Phrase):
+                elif isinstance(node, query.Phrase) and getattr(node, "scored", True):
                     add(fieldname, node.words, node.boost)
                 return
             for child in node.children():

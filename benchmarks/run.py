@@ -1,7 +1,7 @@
 """Run the speed and relevance benchmarks; write benchmarks/results.json and RESULTS.md
 (a quick run writes them under benchmarks/out/ instead, leaving the committed ones alone).
 
-    python -m benchmarks.run            # full: 10k and 50k posts, real corpora (~12 min)
+    python -m benchmarks.run            # full: 10k and 50k posts, real corpora (~25 min)
     python -m benchmarks.run --quick    # 2,000 posts only (~2 min)
 """
 

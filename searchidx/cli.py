@@ -6,6 +6,7 @@ This is the one place where a SearchIdxError becomes a message on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -57,6 +58,22 @@ def _open(ctx: click.Context) -> Index:
 
 def _color() -> bool | None:
     return False if os.environ.get("NO_COLOR") else None  # None: colour only on a terminal
+
+
+@contextlib.contextmanager
+def _stdout():
+    """Around a command's output. A reader that stops early (`| head -1`) closes the pipe: the
+    rest of the output is dropped quietly, and the exit status still says what was found."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Point stdout at devnull, so that the flush at exit cannot fail again ("Exception
+        # ignored ... BrokenPipeError" on stderr).
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
 
 
 def _print_json(data: dict) -> None:
@@ -133,19 +150,21 @@ def search(ctx, query, source, tag, author, since, until, sort, limit, page, inc
         query, source=source, tag=tag, author=author, since=since, until=until, sort=sort,
         page=page, per_page=limit, include_hidden=include_hidden, facets=as_json,
     )
-    if as_json:
-        _print_json(results.to_json())
-    else:
-        if results.notice:
-            click.echo(f"note: {results.notice}", err=True)
-        if results.suggestion:
-            click.echo(f"Did you mean: {results.suggestion}", err=True)
-        first = (page - 1) * limit
-        for number, hit in enumerate(results.hits, first + 1):
-            _print_hit(number, hit)
-        shown = f"{first + 1}-{first + len(results.hits)} of " if results.hits else ""
-        posts = "post" if results.total == 1 else "posts"
-        click.echo(f"{shown}{results.total} {posts} ({results.seconds * 1000:.0f} ms)", err=True)
+    with _stdout():
+        if as_json:
+            _print_json(results.to_json())
+        else:
+            if results.notice:
+                click.echo(f"note: {results.notice}", err=True)
+            if results.suggestion:
+                click.echo(f"Did you mean: {results.suggestion}", err=True)
+            first = (page - 1) * limit
+            for number, hit in enumerate(results.hits, first + 1):
+                _print_hit(number, hit)
+            shown = f"{first + 1}-{first + len(results.hits)} of " if results.hits else ""
+            posts = "post" if results.total == 1 else "posts"
+            click.echo(f"{shown}{results.total} {posts} ({results.seconds * 1000:.0f} ms)",
+                       err=True)
     ctx.exit(EXIT_FOUND if results.hits else EXIT_NOT_FOUND)
 
 
@@ -161,7 +180,8 @@ def _print_hit(number: int, hit: Hit) -> None:
     )
     if snippet:
         click.echo(f"   {snippet}", color=color)
-    extra = f"   id {hit.id}" + (f" · {hit.duplicates} more copies" if hit.duplicates else "")
+    copies = "copy" if hit.duplicates == 1 else "copies"
+    extra = f"   id {hit.id}" + (f" · {hit.duplicates} more {copies}" if hit.duplicates else "")
     click.echo(click.style(extra, dim=True), color=color)
 
 
@@ -172,10 +192,11 @@ def _print_hit(number: int, hit: Hit) -> None:
 def show(ctx, post_id, as_json) -> None:
     """Show one post's metadata and text (POST_ID from a search hit)."""
     post = _open(ctx).get(post_id)
-    if as_json:
-        _print_json(post.to_json())
-        return
-    _print_post(post)
+    with _stdout():
+        if as_json:
+            _print_json(post.to_json())
+        else:
+            _print_post(post)
 
 
 def _print_post(post: PostRecord) -> None:
@@ -201,11 +222,12 @@ def _print_post(post: PostRecord) -> None:
 def similar(ctx, post_id, limit, as_json) -> None:
     """Posts like POST_ID (more-like-this over title, summary and body)."""
     hits = _open(ctx).similar(post_id, limit=limit)
-    if as_json:
-        _print_json({"id": post_id, "hits": [hit.to_json() for hit in hits]})
-    else:
-        for number, hit in enumerate(hits, 1):
-            _print_hit(number, hit)
+    with _stdout():
+        if as_json:
+            _print_json({"id": post_id, "hits": [hit.to_json() for hit in hits]})
+        else:
+            for number, hit in enumerate(hits, 1):
+                _print_hit(number, hit)
     ctx.exit(EXIT_FOUND if hits else EXIT_NOT_FOUND)
 
 
@@ -215,9 +237,14 @@ def similar(ctx, post_id, limit, as_json) -> None:
 def stats(ctx, as_json) -> None:
     """What the index holds: posts, sources, dates, duplicates, size."""
     info = _open(ctx).stats()
-    if as_json:
-        _print_json(info.to_json())
-        return
+    with _stdout():
+        if as_json:
+            _print_json(info.to_json())
+        else:
+            _print_stats(info)
+
+
+def _print_stats(info) -> None:
     click.echo(f"posts:      {info.posts} ({info.hidden} hidden, {info.duplicates} share a url)")
     first = info.first_date.date().isoformat() if info.first_date else "-"
     last = info.last_date.date().isoformat() if info.last_date else "-"
@@ -226,7 +253,6 @@ def stats(ctx, as_json) -> None:
     click.echo(f"roots:      {', '.join(info.roots) or '-'}")
     for source, count in info.sources.items():
         click.echo(f"  {count:6}  {source}")
-
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")

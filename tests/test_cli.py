@@ -217,6 +217,12 @@ def test_index_missing_path_is_a_usage_error(tmp_path) -> None:
     assert result.exit_code == 2 and "does not exist" in result.stderr
 
 
+def test_one_more_copy_is_singular(run) -> None:
+    result = run("search", "chatgpt")
+    assert result.exit_code == 0, result.stderr
+    assert "1 more copy" in result.stdout and "1 more copies" not in result.stdout
+
+
 # --- a real process -----------------------------------------------------------------------------
 
 def test_real_subprocess(corpus_index_dir) -> None:
@@ -238,3 +244,34 @@ def test_real_subprocess(corpus_index_dir) -> None:
     )
     assert missing.returncode == 2
     assert "no index at" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize("args", [("search", "", "--limit", "100"),
+                                  ("search", "", "--limit", "100", "--json"),
+                                  ("similar", "--limit", "5"), ("stats",)])
+def test_closed_pipe_ends_quietly_with_the_real_status(corpus_index_dir, corpus_ids,
+                                                       args) -> None:
+    """`searchidx search "" | head -1`: the reader closes the pipe after one line."""
+    if args[0] == "similar":
+        args = ("similar", corpus_ids["2020-11-30-alphafold-2-casp14.md"], *args[1:])
+    env = {**os.environ, "SEARCHIDX_INDEX": str(corpus_index_dir)}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before anything is written: the first write fails
+    process = subprocess.Popen([sys.executable, "-m", "searchidx", *args], stdout=write_end,
+                               stderr=subprocess.PIPE, text=True, env=env)
+    os.close(write_end)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr
+    assert "BrokenPipe" not in stderr
+
+
+def test_head_one_reads_one_line_and_the_status_is_found(corpus_index_dir) -> None:
+    env = {**os.environ, "SEARCHIDX_INDEX": str(corpus_index_dir)}
+    process = subprocess.Popen([sys.executable, "-m", "searchidx", "search", "", "--limit", "100"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert process.stdout.readline().startswith("1. ")
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 0, stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr

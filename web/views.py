@@ -66,6 +66,22 @@ def _search_args() -> dict:
     }
 
 
+def _feed_url(args: dict) -> str:
+    """The Atom feed of the same search as the page: every filter, not the paging or order
+    (a feed is the newest posts)."""
+    params = MultiDict()
+    params.add("q", args["text"])
+    for key in ("source", "tag", "author"):
+        for value in args[key]:
+            params.add(key, value)
+    for key in ("since", "until"):
+        if args[key]:
+            params.add(key, args[key])
+    if args["include_hidden"]:
+        params.add("all", "1")
+    return _url(params, "search.feed")
+
+
 def _url(params: MultiDict, endpoint: str = "search.search") -> str:
     return url_for(endpoint, **{key: params.getlist(key) for key in params if params.get(key)})
 
@@ -131,8 +147,14 @@ def _safe_url(url: str) -> str | None:
 @bp.route("/")
 def search():
     args = _search_args()
+    feed_url = _feed_url(args)
     text = args.pop("text")
     results = _index().search(text, **args)
+    # Years read as a timeline, newest first; the other facets by count (as the library gives).
+    facets = {
+        name: (dict(sorted(counts.items(), reverse=True)) if name == "year" else counts)
+        for name, counts in results.facets.items()
+    }
     # A year is a date range; the other facets add a repeatable filter.
     facet_links = {
         name: {
@@ -142,20 +164,24 @@ def search():
         }
         for name, counts in results.facets.items()
     }
-    feed_params = MultiDict(
-        (k, v) for k, v in request.args.items(multi=True) if k in ("q", "source", "tag", "author")
-    )
+    # An empty query is listed newest first unless another order is asked for.
+    sort = "newest" if args["sort"] == "relevance" and not text.strip() else args["sort"]
+    last_page = min(results.pages, MAX_RESULT_WINDOW // results.per_page)
     return render_template(
         "search.html",
         results=results,
+        facets=facets,
         args=args,
+        order=None if sort == "relevance" else SORT_LABELS[sort].lower(),
+        last_page=last_page,
+        past_the_end=results.total > 0 and results.page > last_page,
         facet_links=facet_links,
         active=_active_filters(args),
         page_links=_page_links(results),
         page_url=lambda n: _changed(set_={"page": str(n)}, keep_page=True),
         suggestion_url=(_changed(set_={"q": results.suggestion}) if results.suggestion else None),
         sort_labels=SORT_LABELS,
-        feed_url=_url(feed_params, "search.feed"),
+        feed_url=feed_url,
     )
 
 
@@ -192,15 +218,11 @@ def api_post(post_id: str):
 
 @bp.route("/feed.atom")
 def feed():
-    args = request.args
-    results = _index().search(
-        args.get("q", ""),
-        source=[v for v in args.getlist("source") if v],
-        tag=[v for v in args.getlist("tag") if v],
-        author=[v for v in args.getlist("author") if v],
-        sort="newest", per_page=FEED_SIZE, facets=False,
-    )
-    page_params = MultiDict((k, v) for k, v in args.items(multi=True))
+    # The same search as the page (one parser of the arguments), as its newest posts.
+    args = {**_search_args(), "sort": "newest", "page": 1, "per_page": FEED_SIZE}
+    text = args.pop("text")
+    results = _index().search(text, **args, facets=False)
+    page_params = MultiDict((k, v) for k, v in request.args.items(multi=True))
     xml = render.atom_feed(
         results,
         self_url=request.url,

@@ -134,6 +134,28 @@ def test_pagination_links_and_pages_differ(client):
     assert '<ol class="hits" start="6">' in second
 
 
+def test_summary_names_the_sort_used(client, idx):
+    total = idx.search("").total
+    html = text_of(client.get("/?q=&sort=oldest"))
+    assert f"{total} posts, oldest first" in html and "newest first" not in html
+    assert f"{total} posts, newest first" in text_of(client.get("/?q=&sort=relevance"))
+    ranked = text_of(client.get("/?q=alphafold&sort=newest"))
+    assert re.search(r"\d+ results?, newest first", ranked)
+
+
+def test_page_past_the_end_links_to_the_last_page(client):
+    html = text_of(client.get("/?per_page=5&page=107"))
+    assert "No posts match" not in html
+    assert "Page 107 is past the last page" in html
+    assert '<a href="/?per_page=5&amp;page=9">the last page (9)</a>' in html
+
+
+def test_year_facet_is_ordered_newest_first(client):
+    for query in ("/?q=diffusion", "/"):
+        years = list(facet_links(text_of(client.get(query)), "Year"))
+        assert len(years) > 1 and years == sorted(years, reverse=True), query
+
+
 def test_did_you_mean_links_to_the_suggestion(client):
     html = text_of(client.get("/?q=tranformer&sort=newest"))
     assert 'Did you mean <a href="/?q=transformer&amp;sort=newest">transformer</a>?' in html
@@ -342,6 +364,25 @@ def test_atom_feed_is_valid_and_filtered(client):
     dates = [e.updated for e in feed.entries]
     assert dates == sorted(dates, reverse=True)
     assert all(e.id and e.link and e.title and e.summary for e in feed.entries)
+
+
+def test_feed_link_is_the_same_search_as_the_page(client):
+    html = text_of(client.get("/?q=diffusion&source=OpenAI+Blog&tag=dall-e&author=Aditya"
+                              "&since=2022&until=2022&sort=oldest&page=2&per_page=5"))
+    links = re.findall(r'href="(/feed\.atom\?[^"]*)"', html)
+    assert len(links) == 2 and links[0] == links[1]  # the <link> in the head and the aside
+    assert unescape(links[0]) == ("/feed.atom?q=diffusion&source=OpenAI+Blog&tag=dall-e"
+                                  "&author=Aditya&since=2022&until=2022")
+
+
+def test_atom_feed_keeps_the_date_range(client):
+    everything = feedparser.parse(client.get("/feed.atom?q=diffusion").data)
+    assert any(not e.updated.startswith("2022-") for e in everything.entries)
+    feed = feedparser.parse(client.get("/feed.atom?q=diffusion&since=2022&until=2022").data)
+    assert feed.bozo == 0 and feed.entries
+    assert all(e.updated.startswith("2022-") for e in feed.entries)
+    drafts = feedparser.parse(client.get("/feed.atom?all=1").data)
+    assert drafts.bozo == 0 and len(drafts.entries) == 20
 
 
 def test_atom_feed_of_everything_has_twenty_entries_and_escapes(client):

@@ -83,6 +83,8 @@ def _print_json(data: dict) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Start the index over from scratch.")
+@click.option("--verify", is_flag=True,
+              help="Hash every file, even those whose mtime, size and ctime are unchanged.")
 @click.option("--jobs", type=click.IntRange(1, 64), help="Parser processes (default: all cores).")
 @click.option("--config", "config_path",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -90,7 +92,7 @@ def _print_json(data: dict) -> None:
 @click.option("--strict", is_flag=True, help="Exit 1 if any file was skipped.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.pass_context
-def index(ctx, paths, rebuild, jobs, config_path, strict, as_json) -> None:
+def index(ctx, paths, rebuild, verify, jobs, config_path, strict, as_json) -> None:
     """Index the posts under PATHS (or re-sync the folders indexed before)."""
     from searchidx import indexer
 
@@ -106,7 +108,7 @@ def index(ctx, paths, rebuild, jobs, config_path, strict, as_json) -> None:
     try:
         report = indexer.update(
             ctx.obj, list(paths), rebuild=rebuild, jobs=jobs, config_path=config_path,
-            progress=progress,
+            progress=progress, verify=verify,
         )
     finally:
         if bar is not None:

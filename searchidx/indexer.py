@@ -86,6 +86,7 @@ class _Candidate:
     key: str  # archive folder name + path inside it: what the post id is made from
     mtime_ns: int
     size: int
+    ctime_ns: int  # changes on every write and on `touch -r`, which can restore the mtime
     aliases: dict[str, tuple[str, ...]]
 
 
@@ -98,12 +99,17 @@ def update(
     config_path: str | Path | None = None,
     progress: Progress | None = None,
     lock_timeout: float = 3.0,
+    verify: bool = False,
 ) -> IndexReport:
     """Bring the index at `index_dir` in step with the posts under `roots`.
 
     Roots are remembered: the roots given are added to those of earlier runs, and with
     no roots the remembered ones are re-synced. `rebuild` starts over with the roots
     given (or the remembered ones if none are given).
+
+    A file whose mtime, size and ctime all match what was recorded is taken as unchanged;
+    otherwise it is hashed, and re-indexed only if its content differs. `verify` hashes
+    every file, whatever its stat says.
     """
     started = time.monotonic()
     index_dir = Path(index_dir).expanduser().absolute()
@@ -117,7 +123,8 @@ def update(
                 root_paths = _check_roots([*remembered, *(roots or [])])
                 ix, start_over = _open_or_create(index_dir, rebuild, store, report)
                 candidates = _scan(root_paths, Path(config_path) if config_path else None)
-                _sync(ix, store, candidates, root_paths, report, jobs, progress, start_over)
+                _sync(ix, store, candidates, root_paths, report, jobs, progress, start_over,
+                      verify)
             finally:
                 store.close()
     except (OSError, sqlite3.Error) as exc:
@@ -230,7 +237,7 @@ def _scan(roots: list[Path], config_path: Path | None) -> dict[str, _Candidate]:
                 key = str(path)
             keys.add(key)
             found[str(path)] = _Candidate(str(path), key, st.st_mtime_ns, st.st_size,
-                                          config.aliases)
+                                          st.st_ctime_ns, config.aliases)
     return found
 
 
@@ -249,7 +256,7 @@ def _walk(root: Path, config: Config) -> Iterator[Path]:
 
 def _sync(ix, store: Store, candidates: dict[str, _Candidate], roots: list[Path],
           report: IndexReport, jobs: int | None, progress: Progress | None,
-          start_over: bool) -> None:
+          start_over: bool, verify: bool = False) -> None:
     known = {} if start_over else store.files()
     removed = [state for path, state in known.items() if path not in candidates]
     to_parse: list[_Candidate] = []
@@ -258,11 +265,13 @@ def _sync(ix, store: Store, candidates: dict[str, _Candidate], roots: list[Path]
         state = known.get(path)
         if state is None:
             to_parse.append(cand)
-        elif (state.mtime_ns, state.size) == (cand.mtime_ns, cand.size):
+        elif not verify and _stat_matches(state, cand):
             report.unchanged += 1
         elif _file_hash(path) == state.hash:
             report.unchanged += 1
-            refreshed.append(FileState(path, state.id, cand.mtime_ns, cand.size, state.hash))
+            if not _stat_matches(state, cand):
+                refreshed.append(FileState(path, state.id, cand.mtime_ns, cand.size, state.hash,
+                                           cand.ctime_ns))
         else:
             to_parse.append(cand)
 
@@ -280,6 +289,14 @@ def _sync(ix, store: Store, candidates: dict[str, _Candidate], roots: list[Path]
         {"roots": [str(r) for r in roots], "updated_at": datetime.now(UTC).isoformat()},
         replace_all=start_over,
     )
+
+
+def _stat_matches(state: FileState, cand: _Candidate) -> bool:
+    """Whether the file's stat is the one recorded. An unknown ctime (a store from before
+    it was recorded) never matches, so such a file is hashed once."""
+    return (state.ctime_ns is not None
+            and (state.mtime_ns, state.size, state.ctime_ns)
+            == (cand.mtime_ns, cand.size, cand.ctime_ns))
 
 
 def _write_in_process(ix, store: Store, to_parse: list[_Candidate],
@@ -313,7 +330,7 @@ def _write_in_process(ix, store: Store, to_parse: list[_Candidate],
             else:
                 report.added += 1
             indexed.append(FileState(cand.path, result.id, cand.mtime_ns, cand.size,
-                                     result.content_hash))
+                                     result.content_hash, cand.ctime_ns))
         store.put_texts(texts)
         writer.commit(mergetype=writing.CLEAR if start_over else None)
     except BaseException:
@@ -368,7 +385,8 @@ def _build_in_parallel(ix, candidates: list[_Candidate], workers: int,
                 report.skipped.append(Skipped(path, reason))
                 continue
             cand = by_path[path]
-            indexed.append(FileState(path, post_id, cand.mtime_ns, cand.size, content_hash))
+            indexed.append(FileState(path, post_id, cand.mtime_ns, cand.size, content_hash,
+                                     cand.ctime_ns))
             report.added += 1
     return indexed
 

@@ -10,8 +10,10 @@ Everything returned is a plain dataclass; nothing Whoosh escapes this module.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -29,7 +31,7 @@ from searchidx.errors import BadQuery, IndexCorrupt, IndexNotFound, PostNotFound
 from searchidx.query import parse, parse_day, suggest
 from searchidx.schema import SCHEMA_VERSION, TEXT_FIELDS, WORD_PATTERN, has_index
 from searchidx.snapshot import Snapshot
-from searchidx.store import Store
+from searchidx.store import STORE_NAME, Store
 
 if TYPE_CHECKING:
     from searchidx.indexer import IndexReport
@@ -181,34 +183,30 @@ def _iso(value: datetime | None) -> str | None:
 class Index:
     """An open index. Safe to share between threads."""
 
-    def __init__(self, path: Path, ix) -> None:
+    def __init__(self, path: Path, ix, identity: tuple[int, ...] | None = None) -> None:
         self.path = path
         self._ix = ix
+        # Which side-store file `_ix` was opened with (`_identity`): a different one means
+        # the folder was deleted and built again, and everything open points at old files.
+        self._opened = identity if identity is not None else _identity(path)
+        self._reopen_lock = threading.Lock()
         self._local = threading.local()
 
     @classmethod
     def open(cls, path: str | Path) -> Index:
         path = Path(path).expanduser().absolute()
-        if not path.is_dir() or not has_index(path):
-            raise IndexNotFound(
-                f"no index at {path}; create it with `searchidx --index {path} index ARCHIVE`"
-            )
-        rebuild_hint = f"rebuild it with `searchidx --index {path} index`"
-        store = Store(path, readonly=True)
-        try:
-            if store.meta("schema_version") != SCHEMA_VERSION:
-                raise IndexCorrupt(
-                    f"the index at {path} was built by another searchidx version; {rebuild_hint}"
-                )
-        finally:
-            store.close()
-        try:
-            ix = FileStorage(str(path), supports_mmap=False).open_index()
-        except Exception as exc:  # noqa: BLE001 - whatever broke, the fix is the same
-            raise IndexCorrupt(
-                f"the index at {path} cannot be opened ({exc}); {rebuild_hint}"
-            ) from exc
-        return cls(path, ix)
+        identity = _identity(path)
+        return cls(path, _open_ix(path), identity)
+
+    def _current_ix(self, identity: tuple[int, ...]):
+        """The shared Whoosh index for the side store `identity`, reopened (once, by the
+        first thread to notice) if the folder was replaced since it was opened."""
+        if self._opened != identity:
+            with self._reopen_lock:
+                if self._opened != identity:
+                    self._ix = _open_ix(self.path)  # IndexNotFound while it is rebuilt
+                    self._opened = identity
+        return self._ix
 
     def update(self, roots: Sequence[str | Path] | None = None, **options) -> IndexReport:
         """Sync the index with the archive folders (see `indexer.update`)."""
@@ -218,15 +216,34 @@ class Index:
 
     # --- per-thread resources ---
     def _searcher(self):
-        searcher = getattr(self._local, "searcher", None)
-        if searcher is not None and not searcher.up_to_date():
+        """This thread's searcher, current with the index on disk. Every public method
+        calls it first: it also drops this thread's side-store connection when the index
+        folder was deleted (IndexNotFound) or replaced by a new one."""
+        identity = _identity(self.path)
+        local = self._local
+        if getattr(local, "identity", None) != identity:
+            self._close_local()
+            ix = self._current_ix(identity)
+            local.searcher, local.identity = ix.searcher(), identity
+            return local.searcher
+        searcher = local.searcher
+        if not searcher.up_to_date():
             # Not searcher.refresh(): in Whoosh 2.7.5 a refreshed reader keeps the old
             # segments that a merge or a rebuild dropped, so deleted posts come back.
             searcher.close()
-            searcher = None
-        if searcher is None:
-            searcher = self._local.searcher = self._ix.searcher()
+            searcher = local.searcher = self._current_ix(identity).searcher()
         return searcher
+
+    def _close_local(self) -> None:
+        """Close this thread's searcher and side-store connection (opened on files that
+        may be gone); the next use opens new ones."""
+        local = self._local
+        for name in ("searcher", "store"):
+            resource = getattr(local, name, None)
+            if resource is not None:
+                with contextlib.suppress(Exception):  # its files may be deleted already
+                    resource.close()
+        local.searcher = local.store = local.snapshot = local.identity = None
 
     def _snapshot(self, searcher) -> Snapshot:
         """The snapshot of `searcher` (this thread's current one: take it once per call,
@@ -386,6 +403,56 @@ class Index:
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+def _not_found(path: Path) -> IndexNotFound:
+    return IndexNotFound(
+        f"no index at {path}; create it with `searchidx --index {path} index ARCHIVE`"
+    )
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """Which side-store file the index folder holds now: (device, inode, change time).
+    Cheap (one stat) for every call; it changes when the folder is deleted and built
+    again (and after an update writes the store, which only costs a reopen)."""
+    try:
+        info = (path / STORE_NAME).stat()
+    except OSError:
+        raise _not_found(path) from None
+    return (info.st_dev, info.st_ino, info.st_ctime_ns)
+
+
+def _has_index(path: Path) -> bool:
+    try:
+        return path.is_dir() and has_index(path)
+    except OSError:  # deleted while we looked
+        return False
+
+
+def _open_ix(path: Path):
+    """The Whoosh index at `path`, after checking it was built by this version."""
+    if not _has_index(path):
+        raise _not_found(path)
+    rebuild_hint = f"rebuild it with `searchidx --index {path} index`"
+    try:
+        store = Store(path, readonly=True)
+    except sqlite3.Error as exc:  # deleted or replaced while we looked
+        raise _not_found(path) from exc
+    try:
+        if store.meta("schema_version") != SCHEMA_VERSION:
+            raise IndexCorrupt(
+                f"the index at {path} was built by another searchidx version; {rebuild_hint}"
+            )
+    finally:
+        store.close()
+    try:
+        return FileStorage(str(path), supports_mmap=False).open_index()
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the fix is the same
+        if not _has_index(path):  # deleted while we opened it
+            raise _not_found(path) from exc
+        raise IndexCorrupt(
+            f"the index at {path} cannot be opened ({exc}); {rebuild_hint}"
+        ) from exc
+
 
 def _query_text(text: str | None) -> str:
     """The query as given; anything but text is a caller's slip, said plainly."""

@@ -3,7 +3,7 @@
 Whoosh pickles stored fields per document, which makes a stored body slow to write and
 large on disk (WHOOSH.md section 9). Bodies live here instead, compressed, keyed by the
 content hash of the file they came from. The store also records what the index holds per
-file (mtime, size, hash) so a re-sync is a table scan, and the roots and last update.
+file (mtime, size, ctime, hash) so a re-sync is a table scan, and the roots and last update.
 
 Crash safety: texts are written before the Whoosh commit and removed only after it, and
 `files` is written after it. A run killed in between leaves texts nobody uses (removed
@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS files (
     id TEXT NOT NULL,
     mtime_ns INTEGER NOT NULL,
     size INTEGER NOT NULL,
-    hash TEXT NOT NULL
+    hash TEXT NOT NULL,
+    ctime_ns INTEGER         -- NULL: not known (a store from before it was recorded)
 );
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -50,6 +51,7 @@ class FileState:
     mtime_ns: int
     size: int
     hash: str
+    ctime_ns: int | None = None  # None: not known, so the file is hashed on the next sync
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(files)")}
+        if "ctime_ns" not in columns:  # a store from before ctime was recorded
+            self._db.execute("ALTER TABLE files ADD COLUMN ctime_ns INTEGER")
 
     def close(self) -> None:
         self._db.close()
@@ -104,7 +109,7 @@ class Store:
 
     # --- files ---
     def files(self) -> dict[str, FileState]:
-        rows = self._db.execute("SELECT path, id, mtime_ns, size, hash FROM files")
+        rows = self._db.execute("SELECT path, id, mtime_ns, size, hash, ctime_ns FROM files")
         return {row[0]: FileState(*row) for row in rows}
 
     def record_sync(
@@ -120,8 +125,9 @@ class Store:
             if replace_all:
                 self._db.execute("DELETE FROM files")
             self._db.executemany(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
-                ((f.path, f.id, f.mtime_ns, f.size, f.hash) for f in indexed),
+                "INSERT OR REPLACE INTO files (path, id, mtime_ns, size, hash, ctime_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                ((f.path, f.id, f.mtime_ns, f.size, f.hash, f.ctime_ns) for f in indexed),
             )
             self._db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in removed))
             self._db.execute("DELETE FROM texts WHERE hash NOT IN (SELECT hash FROM files)")

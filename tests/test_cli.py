@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -209,6 +210,37 @@ def test_index_text_report_and_strict(tmp_path, write_post) -> None:
     assert strict.exit_code != 0
     resync = CliRunner().invoke(cli, args[:3])  # bare `index`: the remembered roots
     assert resync.exit_code == 0 and "1 unchanged" in resync.stdout
+
+
+def test_index_verify_finds_a_change_the_stat_cannot_show(tmp_path, write_post) -> None:
+    post = write_post(tmp_path / "archive", "2023-01-01-a.md", {"title": "A"},
+                      "badgers all the way")
+    index = tmp_path / "index"
+    args = ["--index", str(index), "index"]
+    assert CliRunner().invoke(cli, [*args, str(tmp_path / "archive")]).exit_code == 0
+    before = post.stat()
+    post.write_text(post.read_text(encoding="utf-8").replace("badgers", "beavers"),
+                    encoding="utf-8")
+    os.utime(post, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = post.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    # A stat that tells nothing (a restore that also keeps the ctime, a clock that
+    # went back): record the file's present stat as what the index holds.
+    db = sqlite3.connect(index / "searchidx.sqlite")
+    assert db.execute("UPDATE files SET ctime_ns = ?", (after.st_ctime_ns,)).rowcount == 1
+    db.commit()
+    db.close()
+
+    plain = CliRunner().invoke(cli, [*args, "--json"])
+    assert plain.exit_code == 0, plain.stderr
+    assert (_json(plain)["updated"], _json(plain)["unchanged"]) == (0, 1)
+    verify = CliRunner().invoke(cli, [*args, "--verify", "--json"])
+    assert verify.exit_code == 0, verify.stderr
+    assert (_json(verify)["updated"], _json(verify)["unchanged"]) == (1, 0)
+    found = CliRunner().invoke(cli, ["--index", str(index), "search", "beavers", "--json"])
+    assert found.exit_code == 0 and _json(found)["total"] == 1
+    again = CliRunner().invoke(cli, [*args, "--verify", "--json"])
+    assert (_json(again)["updated"], _json(again)["unchanged"]) == (0, 1)
 
 
 def test_index_missing_path_is_a_usage_error(tmp_path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -72,6 +73,36 @@ def test_changed_file_is_reindexed_alone(index_dir, archive, write_post) -> None
 def test_touched_file_with_same_content_is_unchanged(index_dir, archive) -> None:
     _bump_mtime(archive / "2023-01-01-alpha.md")
     assert _counts(indexer.update(index_dir, [archive])) == (0, 0, 0, 3)
+    assert _counts(indexer.update(index_dir, [archive])) == (0, 0, 0, 3)
+
+
+def _edit_keeping_size_and_mtime(path: Path, old: str, new: str) -> None:
+    """`sed -i` then `touch -r`: new bytes, same size, the old mtime put back."""
+    assert len(old) == len(new)
+    before = path.stat()
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
+def test_edit_that_keeps_size_and_mtime_is_seen_by_ctime(index_dir, archive) -> None:
+    _edit_keeping_size_and_mtime(archive / "2023-02-01-beta.md", "badgers", "beavers")
+    assert _counts(indexer.update(index_dir, [archive])) == (0, 1, 0, 2)
+    assert _titles(index_dir, "beavers") == ["Beta"]
+    assert _titles(index_dir, "badgers") == []
+    assert _counts(indexer.update(index_dir, [archive])) == (0, 0, 0, 3)
+
+
+def test_store_without_ctime_hashes_each_file_once(index_dir, archive) -> None:
+    _edit_keeping_size_and_mtime(archive / "2023-02-01-beta.md", "badgers", "beavers")
+    db = sqlite3.connect(index_dir / "searchidx.sqlite")
+    db.execute("ALTER TABLE files DROP COLUMN ctime_ns")  # as a store written before it
+    db.commit()
+    db.close()
+    assert _counts(indexer.update(index_dir, [archive])) == (0, 1, 0, 2)
+    assert _titles(index_dir, "beavers") == ["Beta"]
     assert _counts(indexer.update(index_dir, [archive])) == (0, 0, 0, 3)
 
 

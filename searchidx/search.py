@@ -29,7 +29,7 @@ from whoosh.filedb.filestore import FileStorage
 
 from searchidx.errors import BadQuery, IndexCorrupt, IndexNotFound, PostNotFound
 from searchidx.query import parse, parse_day, suggest
-from searchidx.schema import SCHEMA_VERSION, TEXT_FIELDS, WORD_PATTERN, has_index
+from searchidx.schema import SCHEMA_VERSION, TEXT_FIELDS, has_index
 from searchidx.snapshot import Snapshot
 from searchidx.store import STORE_NAME, Store
 
@@ -47,7 +47,6 @@ MAX_QUERY_CHARS = 1_000  # a longer query (a pasted abstract) is cut to its firs
 ALL_WORDS_FIRST_MAX_WORDS = 3
 SNIPPET_CHARS = 160
 _MARK_START, _MARK_END = "\x02", "\x03"
-_WORD = re.compile(WORD_PATTERN)
 
 # What `Index.search` takes for a filter (one name, or several) and a date bound.
 Names = str | Iterable[str] | None

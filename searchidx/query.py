@@ -193,15 +193,15 @@ def _better_spelling(word: str, analyzer: ResearchAnalyzer,
     bodies too), or None. The word a typo was meant as is nearly always far more
     frequent; "reinforcment" shares its stem with "reinforcement", so that counts too,
     but not another form of the word (molecule, molecules: the search finds both)."""
-    if vocabulary.frequency(word) >= max(3, vocabulary.posts / 2_000):
+    written = vocabulary.frequency(word)
+    if written >= max(3, vocabulary.posts / 2_000):
         return None  # a word of this archive, not a typo
     parts = analyzer.word(word).parts
     if len(parts) != 1 or parts[0] is None:
         return None  # a stop word, or Chinese or Japanese text (bigrams, not words)
     stem = parts[0]
     # Another word must be in this many posts: more than the typed word finds already.
-    wanted = max(1, _TYPO_RATIO * max(vocabulary.frequency(word),
-                                      vocabulary.term_frequency(stem)))
+    wanted = max(1, _TYPO_RATIO * max(written, vocabulary.term_frequency(stem)))
     best = None
     for candidate, distance, count in vocabulary.near(word, 1 if len(word) < 8 else 2):
         terms = analyzer.word(candidate).parts

@@ -516,10 +516,10 @@ class Vocabulary:
         else:
             numbers = self._matching(pattern)
         numbers = numbers[np.lexsort((numbers, -self.counts[numbers]))]
-        words = [self.words[n] for n in numbers[: MAX_EXPANSIONS * 2].tolist()]
-        words = [word for word in words if self._live(word)]
-        kept = words[:_within_budget([self.frequency(word) for word in words])]
-        return kept, len(kept) < len(words) or len(numbers) > MAX_EXPANSIONS * 2
+        live = [n for n in numbers[: MAX_EXPANSIONS * 2].tolist() if self._live(self.words[n])]
+        kept = live[:_within_budget(self.counts[live].tolist())]
+        return [self.words[n] for n in kept], (
+            len(kept) < len(live) or len(numbers) > MAX_EXPANSIONS * 2)
 
     def near(self, word: str, maxdist: int) -> list[tuple[str, int, int]]:
         """(word, edit distance, posts) for the words within `maxdist` edits of `word`,

@@ -146,7 +146,9 @@ def _syntax(text: str, schema, analyzer: ResearchAnalyzer,
     read it (`_Unreadable` says why in the user's terms)."""
 
     def read(group) -> wq.Query:
-        tree = _Parser(schema, group, analyzer).parse(text)
+        # Not normalized before `_exclusions_apart`: normalizing flattens `a (b NOT c)`
+        # into `a b NOT c`, and the NOT would then exclude from `a` too.
+        tree = _Parser(schema, group, analyzer).parse(text, normalize=False)
         return _exclusions_apart(tree).normalize()
 
     try:

@@ -150,6 +150,15 @@ def test_a_query_of_only_exclusions_lists_every_other_post(corpus_index) -> None
     assert corpus_index.search("-chess").notice is None
 
 
+def test_a_not_in_parentheses_excludes_only_inside_them(corpus_index) -> None:
+    # Found by the differential test: Whoosh's parser flattened `a (a NOT a)` into
+    # `a a NOT a`, and the NOT then excluded from the outer word too.
+    protein = corpus_index.search("protein", per_page=100)
+    assert protein.total
+    nested = corpus_index.search("protein (protein NOT protein)", per_page=100)
+    assert _names(nested) == _names(protein)
+
+
 def test_an_unclosed_quote_is_read_as_a_closed_phrase(corpus_index) -> None:
     unclosed = corpus_index.search('"protein structure', per_page=100)
     phrase = corpus_index.search('"protein structure"', per_page=100)

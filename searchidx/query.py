@@ -440,15 +440,24 @@ def _exclusions_apart(q: wq.Query) -> wq.Query:
     the NOT still excludes (Whoosh files it with the optional words, where it did
     nothing)."""
 
+    def excluded_by(node: wq.Query) -> wq.Query | None:
+        """What a NOT, or a group of only NOTs (`a (NOT b)`, made `AndNot(Every, b)` by
+        `visit`), excludes from the words beside it."""
+        if isinstance(node, wq.Not):
+            return node.query
+        if isinstance(node, wq.AndNot) and isinstance(node.a, wq.Every):
+            return node.b
+        return None
+
     def visit(node: wq.Query) -> wq.Query:
         node = node.apply(visit)
         if type(node) is wq.Or:
-            nots = [child for child in node.subqueries if isinstance(child, wq.Not)]
-            if not nots:
+            excluded = [excluded_by(child) for child in node.subqueries]
+            if not any(excluded):
                 return node
-            rest = [child for child in node.subqueries if not isinstance(child, wq.Not)]
+            rest = [child for child, ex in zip(node.subqueries, excluded, strict=True) if not ex]
             base = wq.Or(rest, boost=node.boost) if rest else wq.Every()
-            return wq.AndNot(base, wq.Or([n.query for n in nots]))
+            return wq.AndNot(base, wq.Or([ex for ex in excluded if ex]))
         if isinstance(node, wq.AndMaybe):  # +required optional
             if isinstance(node.b, wq.Not):
                 return wq.AndNot(node.a, node.b.query)

@@ -157,6 +157,9 @@ def test_a_not_in_parentheses_excludes_only_inside_them(corpus_index) -> None:
     assert protein.total
     nested = corpus_index.search("protein (protein NOT protein)", per_page=100)
     assert _names(nested) == _names(protein)
+    # ... while a group of only exclusions excludes from the words beside it
+    assert corpus_index.search("protein (NOT protein)").total == 0
+    assert corpus_index.search("protein (-protein)").total == 0
 
 
 def test_an_unclosed_quote_is_read_as_a_closed_phrase(corpus_index) -> None:

@@ -113,20 +113,64 @@ def index(ctx, paths, rebuild, verify, jobs, config_path, strict, as_json) -> No
     finally:
         if bar is not None:
             bar.render_finish()
-    if as_json:
-        _print_json(report.to_json())
-    else:
-        if report.rebuilt_because:
-            click.echo(f"note: {report.rebuilt_because}", err=True)
-        for skipped in report.skipped:
-            click.echo(f"{skipped.path}: {skipped.reason} — skipped", err=True)
-        click.echo(
-            f"{report.added} added, {report.updated} updated, {report.removed} removed, "
-            f"{report.unchanged} unchanged, {len(report.skipped)} skipped "
-            f"in {report.seconds:.1f} s"
-        )
+    _print_report(report, as_json)
     if strict and report.skipped:
         ctx.exit(EXIT_NOT_FOUND)
+
+
+def _print_report(report, as_json: bool) -> None:
+    if as_json:
+        _print_json(report.to_json())
+        return
+    if report.rebuilt_because:
+        click.echo(f"note: {report.rebuilt_because}", err=True)
+    for notice in report.notices:
+        click.echo(f"note: {notice}", err=True)
+    for skipped in report.skipped:
+        dropped = "; its last version was taken out of the index" if skipped.was_indexed else ""
+        click.echo(f"{skipped.path}: {skipped.reason} — skipped{dropped}", err=True)
+    click.echo(
+        f"{report.added} added, {report.updated} updated, {report.removed} removed, "
+        f"{report.unchanged} unchanged, {len(report.skipped)} skipped "
+        f"in {report.seconds:.1f} s"
+    )
+
+
+@cli.command()
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.pass_context
+def forget(ctx, folders, as_json) -> None:
+    """Stop indexing FOLDERS (e.g. after moving one): their posts leave the index."""
+    from searchidx import indexer
+
+    _print_report(indexer.forget(ctx.obj, list(folders)), as_json)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def roots(ctx, as_json) -> None:
+    """The folders the index follows, with the posts indexed under each."""
+    from searchidx import indexer
+
+    followed = indexer.roots(ctx.obj)
+    with _stdout():
+        if as_json:
+            _print_json({"roots": [
+                {"path": str(root.path), "posts": count, "present": root.path.exists(),
+                 "config": str(root.config) if root.config else None}
+                for root, count in followed]})
+            return
+        if not followed:
+            click.echo(f"no folders indexed in {ctx.obj}; add one with `searchidx index FOLDER`",
+                       err=True)
+        for root, count in followed:
+            notes = [] if root.path.exists() else ["missing"]
+            if root.config:
+                notes.append(f"config {root.config}")
+            extra = f"  ({', '.join(notes)})" if notes else ""
+            click.echo(f"{count:7}  {root.path}{extra}")
 
 
 @cli.command()
@@ -253,6 +297,10 @@ def _print_stats(info) -> None:
     click.echo(f"dates:      {first} to {last}")
     click.echo(f"index size: {info.index_bytes / 1e6:.1f} MB, updated {info.updated_at or '-'}")
     click.echo(f"roots:      {', '.join(info.roots) or '-'}")
+    if info.unreadable:
+        click.echo(f"unreadable: {len(info.unreadable)} files (not searchable until fixed)")
+        for problem in info.unreadable:
+            click.echo(f"  {problem['path']}: {problem['reason']}")
     for source, count in info.sources.items():
         click.echo(f"  {count:6}  {source}")
 

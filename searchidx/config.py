@@ -9,8 +9,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from searchidx.errors import SearchIdxError
@@ -24,6 +27,13 @@ DEFAULT_EXTENSIONS = (".md", ".markdown")
 class Config:
     aliases: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_ALIASES))
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
+
+    @cached_property
+    def digest(self) -> str:
+        """What a post was read with, recorded beside it: when the configuration of its
+        archive changes, the post is read again (its own text being unchanged)."""
+        settings = json.dumps([sorted(self.aliases.items()), self.extensions])
+        return hashlib.sha1(settings.encode()).hexdigest()[:16]
 
 
 def load_config(path: Path | None) -> Config:

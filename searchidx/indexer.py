@@ -35,7 +35,7 @@ from whoosh.writing import PostingPool, SegmentWriter
 
 from searchidx.config import CONFIG_NAME, Config, load_config
 from searchidx.errors import IndexLocked, PostError, SearchIdxError
-from searchidx.posts import Post, read_post
+from searchidx.posts import Post, post_id, read_post
 from searchidx.schema import SCHEMA_VERSION, PostSchema, has_index, to_document
 from searchidx.store import STORE_NAME, FileState, Store
 
@@ -55,17 +55,19 @@ Progress = Callable[[int, int], None]
 class Skipped:
     path: str
     reason: str
+    was_indexed: bool = False  # its last readable version was taken out of the index
 
 
 @dataclass
 class IndexReport:
-    """What one `update` run did."""
+    """What one `update` or `forget` run did."""
 
     added: int = 0
     updated: int = 0
     removed: int = 0
     unchanged: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # what the user should know or do
     seconds: float = 0.0
     rebuilt_because: str | None = None  # set when an unreadable index was rebuilt
 
@@ -75,9 +77,24 @@ class IndexReport:
             "updated": self.updated,
             "removed": self.removed,
             "unchanged": self.unchanged,
-            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "skipped": [{"path": s.path, "reason": s.reason, "was_indexed": s.was_indexed}
+                        for s in self.skipped],
+            "notices": self.notices,
             "seconds": round(self.seconds, 3),
         }
+
+
+@dataclass(frozen=True)
+class Root:
+    """An archive folder (or file) the index follows, and the configuration file given
+    for it with `--config` (None: the `searchidx.toml` in the folder, if any)."""
+
+    path: Path
+    config: Path | None = None
+
+    def holds(self, path: str) -> bool:
+        root = str(self.path)
+        return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,11 @@ class _Candidate:
     size: int
     ctime_ns: int  # changes on every write and on `touch -r`, which can restore the mtime
     aliases: dict[str, tuple[str, ...]]
+    config: str  # Config.digest: a post is read again when its configuration changes
+
+    @property
+    def id(self) -> str:
+        return post_id(self.key)
 
 
 def update(
@@ -103,14 +125,108 @@ def update(
 ) -> IndexReport:
     """Bring the index at `index_dir` in step with the posts under `roots`.
 
-    Roots are remembered: the roots given are added to those of earlier runs, and with
-    no roots the remembered ones are re-synced. `rebuild` starts over with the roots
-    given (or the remembered ones if none are given).
+    Roots are remembered, each with the `config_path` given with it: the roots given are
+    added to those of earlier runs, and with no roots the remembered ones are re-synced
+    (with `config_path`, all of them now use it). `rebuild` starts over with the roots
+    given (or the remembered ones if none are given). A root inside a remembered one is
+    already indexed and is not added: a post's id comes from the innermost root holding
+    it, so adding an outer root later keeps every id.
 
-    A file whose mtime, size and ctime all match what was recorded is taken as unchanged;
-    otherwise it is hashed, and re-indexed only if its content differs. `verify` hashes
-    every file, whatever its stat says.
+    A file whose mtime, size, ctime and configuration all match what was recorded is
+    taken as unchanged; otherwise it is hashed, and read again only if its content or
+    configuration differs. `verify` hashes every file, whatever its stat says.
+
+    A remembered root that is missing keeps its posts as they were (it may be a disk that
+    is not mounted right now), and the report says how to drop it (`forget`).
     """
+    config = Path(os.path.abspath(Path(config_path).expanduser())) if config_path else None
+    given = [_absolute(root) for root in roots or []]
+    for path in given:
+        if not path.exists():
+            raise SearchIdxError(f"{path}: no such file or folder")
+
+    def choose(remembered: list[Root], report: IndexReport) -> list[Root]:
+        kept = [] if rebuild and given else remembered
+        if config is not None and not given:
+            return [Root(root.path, config) for root in kept]
+        for path in given:
+            known = next((root for root in kept if root.path == path), None)
+            outer = next((root for root in kept if root.path != path and root.holds(str(path))),
+                         None)
+            if known is not None:
+                kept[kept.index(known)] = Root(path, config or known.config)
+            elif outer is not None:
+                if config is not None:
+                    raise SearchIdxError(
+                        f"{path} is inside {outer.path}, which is indexed already; to read it "
+                        f"with {config}, give --config with {outer.path}")
+                report.notices.append(f"{path} is already indexed as part of {outer.path}")
+            else:
+                kept.append(Root(path, config))
+        if not kept:
+            raise SearchIdxError(
+                "no archive to index: give a folder, e.g. `searchidx index ~/archive`")
+        return kept
+
+    return _run(index_dir, choose, rebuild=rebuild, jobs=jobs, progress=progress,
+                lock_timeout=lock_timeout, verify=verify)
+
+
+def forget(index_dir: str | Path, folders: Sequence[str | Path], *,
+           lock_timeout: float = 3.0, jobs: int | None = None) -> IndexReport:
+    """Stop following these remembered roots: their posts leave the index (posts that
+    another root also holds stay, under that root). The other roots are re-synced."""
+    wanted = [_absolute(folder) for folder in folders]
+
+    def choose(remembered: list[Root], report: IndexReport) -> list[Root]:
+        for path in wanted:
+            if all(root.path != path for root in remembered):
+                listed = ", ".join(str(root.path) for root in remembered) or "none"
+                raise SearchIdxError(f"{path} is not an indexed folder (indexed: {listed})")
+        return [root for root in remembered if root.path not in wanted]
+
+    return _run(index_dir, choose, rebuild=False, jobs=jobs, progress=None,
+                lock_timeout=lock_timeout, verify=False)
+
+
+def roots(index_dir: str | Path) -> list[tuple[Root, int]]:
+    """The roots the index follows, each with the number of files indexed under it
+    (a file under nested roots counts for the innermost)."""
+    index_dir = Path(index_dir).expanduser().absolute()
+    if not (index_dir / STORE_NAME).exists():
+        return []
+    store = Store(index_dir, readonly=True)
+    try:
+        followed = _remembered(store)
+        counts = dict.fromkeys(followed, 0)
+        for path in store.files():
+            owner = _innermost(followed, path)
+            if owner is not None:
+                counts[owner] += 1
+    finally:
+        store.close()
+    return list(counts.items())
+
+
+def _absolute(path: str | Path) -> Path:
+    return Path(os.path.abspath(Path(path).expanduser()))
+
+
+def _innermost(followed: Iterable[Root], path: str) -> Root | None:
+    holding = [root for root in followed if root.holds(path)]
+    return max(holding, key=lambda root: len(str(root.path)), default=None)
+
+
+def _remembered(store: Store) -> list[Root]:
+    configs = store.meta("root_configs") or {}
+    return [Root(Path(path), Path(configs[path]) if configs.get(path) else None)
+            for path in store.meta("roots") or []]
+
+
+def _run(index_dir: str | Path, choose: Callable[[list[Root], IndexReport], list[Root]], *,
+         rebuild: bool, jobs: int | None, progress: Progress | None, lock_timeout: float,
+         verify: bool) -> IndexReport:
+    """One writing run: lock, choose the roots from the remembered ones, scan, sync."""
     started = time.monotonic()
     index_dir = Path(index_dir).expanduser().absolute()
     try:
@@ -119,12 +235,18 @@ def update(
             store = Store(index_dir)
             try:
                 report = IndexReport()
-                remembered = [] if rebuild and roots else list(store.meta("roots") or [])
-                root_paths = _check_roots([*remembered, *(roots or [])])
+                followed = choose(_remembered(store), report)
+                for root in followed:
+                    if root.config is not None and not root.config.is_file():
+                        raise SearchIdxError(
+                            f"{root.config}: the configuration file of {root.path} is missing; "
+                            f"give another with `searchidx index {root.path} --config FILE`")
+                present = [root for root in followed if root.path.exists()]
+                missing = [root for root in followed if root not in present]
                 ix, start_over = _open_or_create(index_dir, rebuild, store, report)
-                candidates = _scan(root_paths, Path(config_path) if config_path else None)
-                _sync(ix, store, candidates, root_paths, report, jobs, progress, start_over,
-                      verify)
+                candidates = _scan(present, report)
+                _sync(ix, store, candidates, followed, missing, report, jobs, progress,
+                      start_over, verify)
             finally:
                 store.close()
     except (OSError, sqlite3.Error) as exc:
@@ -134,23 +256,6 @@ def update(
         ) from exc
     report.seconds = time.monotonic() - started
     return report
-
-
-def _check_roots(roots: Iterable[str | Path]) -> list[Path]:
-    """Absolute, existing, without repeats. A missing root is an error rather than a
-    reason to drop its posts: it may be a disk that is not mounted right now."""
-    paths: dict[Path, None] = {}
-    for root in roots:
-        path = Path(os.path.abspath(Path(root).expanduser()))
-        if not path.exists():
-            raise SearchIdxError(
-                f"{root}: no such file or folder (to stop indexing a folder, run "
-                "`searchidx index --rebuild` with the folders to keep)"
-            )
-        paths[path] = None
-    if not paths:
-        raise SearchIdxError("no archive to index: give a folder, e.g. `searchidx index ~/archive`")
-    return list(paths)
 
 
 # --- locking -------------------------------------------------------------------------
@@ -220,73 +325,125 @@ def _open_or_create(index_dir: Path, rebuild: bool, store: Store, report: IndexR
 
 # --- scanning -------------------------------------------------------------------------
 
-def _scan(roots: list[Path], config_path: Path | None) -> dict[str, _Candidate]:
-    """Every post file under the roots, with its stat. Hidden folders are skipped."""
+def _scan(followed: list[Root], report: IndexReport) -> dict[str, _Candidate]:
+    """Every post file under the roots, with its stat. Hidden files and folders are
+    skipped. A file under nested roots belongs to the innermost (scanned first), whose
+    folder name starts its key; a file reached by two paths (links) is indexed once."""
     found: dict[str, _Candidate] = {}
     keys: set[str] = set()
-    for root in roots:
-        folder = root if root.is_dir() else root.parent
-        config = load_config(config_path or folder / CONFIG_NAME)
-        for path in _walk(root, config):
-            try:
-                st = path.stat()
-            except OSError:
-                continue  # vanished since listed
+    seen: set[tuple[int, int]] = set()  # (device, inode) of every file taken
+    for root in sorted(followed, key=lambda root: (-len(root.path.parts), str(root.path))):
+        folder = root.path if root.path.is_dir() else root.path.parent
+        config = load_config(root.config or folder / CONFIG_NAME)
+        for path, st in _walk(root.path, config, report):
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
             key = f"{folder.name}/{path.relative_to(folder).as_posix()}"
             if key in keys:  # two archive folders of the same name: fall back to the path
                 key = str(path)
             keys.add(key)
             found[str(path)] = _Candidate(str(path), key, st.st_mtime_ns, st.st_size,
-                                          st.st_ctime_ns, config.aliases)
+                                          st.st_ctime_ns, config.aliases, config.digest)
     return found
 
 
-def _walk(root: Path, config: Config) -> Iterator[Path]:
+def _walk(root: Path, config: Config,
+          report: IndexReport) -> Iterator[tuple[Path, os.stat_result]]:
+    """The post files under a root, in name order, with their stat. Symbolic links are
+    followed (archives are often assembled from linked folders); a link to a folder
+    already walked (a loop, or a second way in) is not walked again, and said so."""
     if root.is_file():
-        yield root
+        yield root, root.stat()
         return
-    for folder, dirnames, filenames in os.walk(root):
+    walked: set[tuple[int, int]] = set()
+    for folder, dirnames, filenames in os.walk(root, followlinks=True):
+        try:
+            st = os.stat(folder)
+        except OSError:
+            continue  # vanished since listed
+        if (st.st_dev, st.st_ino) in walked:
+            dirnames[:] = []
+            report.notices.append(f"{folder}: a link to a folder already indexed "
+                                  "(under another name); not followed again")
+            continue
+        walked.add((st.st_dev, st.st_ino))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if name.lower().endswith(config.extensions) and not name.startswith("."):
-                yield Path(folder, name)
+            if not name.lower().endswith(config.extensions) or name.startswith("."):
+                continue
+            path = Path(folder, name)
+            try:
+                st = path.stat()
+            except OSError as exc:
+                if path.is_symlink():
+                    report.skipped.append(Skipped(str(path), "a symbolic link to a file that "
+                                                  "does not exist"))
+                elif path.exists():
+                    report.skipped.append(Skipped(str(path), f"cannot be read ({exc.strerror})"))
+                continue  # otherwise it vanished since listed
+            yield path, st
 
 
 # --- syncing --------------------------------------------------------------------------
 
-def _sync(ix, store: Store, candidates: dict[str, _Candidate], roots: list[Path],
-          report: IndexReport, jobs: int | None, progress: Progress | None,
-          start_over: bool, verify: bool = False) -> None:
+def _sync(ix, store: Store, candidates: dict[str, _Candidate], followed: list[Root],
+          missing: list[Root], report: IndexReport, jobs: int | None,
+          progress: Progress | None, start_over: bool, verify: bool = False) -> None:
     known = {} if start_over else store.files()
-    removed = [state for path, state in known.items() if path not in candidates]
+    present = [root for root in followed if root not in missing]
+
+    def kept_while_missing(path: str) -> bool:
+        """A file under a missing root whose folder no present root holds: kept as it was."""
+        return (any(root.holds(path) for root in missing)
+                and not any(root.holds(path) for root in present))
+
+    for root in missing:
+        count = sum(1 for path in known if _innermost(followed, path) == root)
+        report.notices.append(
+            f"{root.path} is missing; its {count} posts are kept as they were. If it moved, "
+            f"index the new place and run `searchidx forget {root.path}`; if it is a disk "
+            "that is not mounted, mount it and run again")
+    kept = {path: state for path, state in known.items() if kept_while_missing(path)}
+    gone = [state for path, state in known.items() if path not in candidates and path not in kept]
+    # A moved archive keeps its ids (see post_id): a file that left one place and is found
+    # in another under the same id is not taken out, only its old place is forgotten.
+    in_use = {cand.id for cand in candidates.values()} | {state.id for state in kept.values()}
+    removed = [state for state in gone if state.id not in in_use]
     to_parse: list[_Candidate] = []
     refreshed: list[FileState] = []  # touched, same content: only the stat changes
     for path, cand in candidates.items():
         state = known.get(path)
-        if state is None:
-            to_parse.append(cand)
+        if state is None or (state.id, state.config) != (cand.id, cand.config):
+            to_parse.append(cand)  # new, or its root or configuration changed
         elif not verify and _stat_matches(state, cand):
             report.unchanged += 1
         elif _file_hash(path) == state.hash:
             report.unchanged += 1
             if not _stat_matches(state, cand):
                 refreshed.append(FileState(path, state.id, cand.mtime_ns, cand.size, state.hash,
-                                           cand.ctime_ns))
+                                           cand.ctime_ns, cand.config))
         else:
             to_parse.append(cand)
 
     indexed: list[FileState] = list(refreshed)
+    dropped: list[str] = []  # indexed before, unreadable now
     fresh_build = start_over or ix.doc_count_all() == 0
     workers = jobs or os.cpu_count() or 1
     if fresh_build and workers > 1 and len(to_parse) >= _PARALLEL_BUILD_THRESHOLD:
         indexed += _build_in_parallel(ix, to_parse, workers, progress, report)
-    elif to_parse or removed or start_over:
-        indexed += _write_in_process(ix, store, to_parse, known, removed, fresh_build,
-                                     start_over, jobs, progress, report)
+    elif to_parse or gone or start_over:
+        written, dropped = _write_in_process(ix, store, to_parse, known, removed, fresh_build,
+                                             start_over, jobs, progress, report)
+        indexed += written
     store.record_sync(
         indexed,
-        [state.path for state in removed],
-        {"roots": [str(r) for r in roots], "updated_at": datetime.now(UTC).isoformat()},
+        [state.path for state in gone] + dropped,
+        {"roots": [str(root.path) for root in followed],
+         "root_configs": {str(root.path): str(root.config)
+                          for root in followed if root.config is not None},
+         "unreadable": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+         "updated_at": datetime.now(UTC).isoformat()},
         replace_all=start_over,
     )
 
@@ -302,9 +459,13 @@ def _stat_matches(state: FileState, cand: _Candidate) -> bool:
 def _write_in_process(ix, store: Store, to_parse: list[_Candidate],
                       known: dict[str, FileState], removed: list[FileState],
                       fresh_build: bool, start_over: bool, jobs: int | None,
-                      progress: Progress | None, report: IndexReport) -> list[FileState]:
-    """One writer in this process: deletions, additions and updates, one commit."""
+                      progress: Progress | None, report: IndexReport
+                      ) -> tuple[list[FileState], list[str]]:
+    """One writer in this process: deletions, additions and updates, one commit.
+    Returns what was indexed, and the files indexed before that cannot be read now:
+    they leave the index (their old text would be found, but is no longer the file's)."""
     indexed: list[FileState] = []
+    dropped: list[str] = []
     writer = ix.writer(limitmb=WRITER_MEMORY_MB)
     default_gc_thresholds = gc.get_threshold()
     gc.set_threshold(*_INDEXING_GC_THRESHOLDS)
@@ -313,10 +474,13 @@ def _write_in_process(ix, store: Store, to_parse: list[_Candidate],
             writer.delete_by_term("id", state.id)
         texts: list[tuple[str, str, str]] = []
         for cand, result in _parse_all(to_parse, jobs, progress):
-            if isinstance(result, PostError):
-                report.skipped.append(Skipped(result.path, result.reason))
-                continue
             old = known.get(cand.path)
+            if isinstance(result, PostError):
+                report.skipped.append(Skipped(result.path, result.reason, old is not None))
+                if old is not None:
+                    writer.delete_by_term("id", old.id)
+                    dropped.append(cand.path)
+                continue
             if old is not None and old.id != result.id:  # indexed before under another root
                 writer.delete_by_term("id", old.id)
             document = to_document(result)
@@ -330,7 +494,7 @@ def _write_in_process(ix, store: Store, to_parse: list[_Candidate],
             else:
                 report.added += 1
             indexed.append(FileState(cand.path, result.id, cand.mtime_ns, cand.size,
-                                     result.content_hash, cand.ctime_ns))
+                                     result.content_hash, cand.ctime_ns, cand.config))
         store.put_texts(texts)
         writer.commit(mergetype=writing.CLEAR if start_over else None)
     except BaseException:
@@ -338,8 +502,8 @@ def _write_in_process(ix, store: Store, to_parse: list[_Candidate],
         raise
     finally:
         gc.set_threshold(*default_gc_thresholds)
-    report.removed = len(removed)
-    return indexed
+    report.removed = len(removed) + len(dropped)
+    return indexed, dropped
 
 
 def _build_in_parallel(ix, candidates: list[_Candidate], workers: int,
@@ -380,13 +544,13 @@ def _build_in_parallel(ix, candidates: list[_Candidate], workers: int,
     indexed = []
     by_path = {cand.path: cand for cand in candidates}
     for _, outcomes in results:
-        for path, post_id, content_hash, reason in outcomes:
+        for path, doc_id, content_hash, reason in outcomes:
             if reason is not None:
                 report.skipped.append(Skipped(path, reason))
                 continue
             cand = by_path[path]
-            indexed.append(FileState(path, post_id, cand.mtime_ns, cand.size, content_hash,
-                                     cand.ctime_ns))
+            indexed.append(FileState(path, doc_id, cand.mtime_ns, cand.size, content_hash,
+                                     cand.ctime_ns, cand.config))
             report.added += 1
     return indexed
 

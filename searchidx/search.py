@@ -165,6 +165,8 @@ class Stats:
     index_bytes: int
     updated_at: str | None
     roots: list[str] = field(default_factory=list)
+    # Files the last run could not read ({"path", "reason"}); none of them is searchable.
+    unreadable: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
@@ -172,6 +174,7 @@ class Stats:
             "first_date": _iso(self.first_date), "last_date": _iso(self.last_date),
             "duplicates": self.duplicates, "hidden": self.hidden,
             "index_bytes": self.index_bytes, "updated_at": self.updated_at, "roots": self.roots,
+            "unreadable": self.unreadable,
         }
 
 
@@ -398,6 +401,7 @@ class Index:
             index_bytes=sum(p.stat().st_size for p in self.path.iterdir() if p.is_file()),
             updated_at=store.meta("updated_at"),
             roots=list(store.meta("roots") or []),
+            unreadable=list(store.meta("unreadable") or []),
         )
 
 

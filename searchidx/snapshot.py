@@ -454,6 +454,8 @@ class Vocabulary:
         until their segment is merged). ~0.2 s for 160,000 words: read on first use."""
         counts: dict[bytes, int] = {}
         for leaf, _ in self._snapshot.reader.leaf_readers():
+            if leaf.doc_count_all() == 0:  # an index of no post is an EmptyReader: no terms
+                continue
             for text, count in _field_lexicon(leaf, SPELLING_FIELD):
                 counts[text] = counts.get(text, 0) + count
         ordered = sorted(counts)  # UTF-8 byte order is code point order: bisect works

@@ -3,7 +3,8 @@
 Whoosh pickles stored fields per document, which makes a stored body slow to write and
 large on disk (WHOOSH.md section 9). Bodies live here instead, compressed, keyed by the
 content hash of the file they came from. The store also records what the index holds per
-file (mtime, size, ctime, hash) so a re-sync is a table scan, and the roots and last update.
+file (mtime, size, ctime, hash, the configuration it was read with) so a re-sync is a
+table scan, and the roots, their configuration files and the last update.
 
 Crash safety: texts are written before the Whoosh commit and removed only after it, and
 `files` is written after it. A run killed in between leaves texts nobody uses (removed
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS files (
     mtime_ns INTEGER NOT NULL,
     size INTEGER NOT NULL,
     hash TEXT NOT NULL,
-    ctime_ns INTEGER         -- NULL: not known (a store from before it was recorded)
+    ctime_ns INTEGER,        -- NULL: not known (a store from before it was recorded)
+    config TEXT              -- digest of the configuration it was read with (NULL: not known)
 );
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
@@ -52,6 +54,7 @@ class FileState:
     size: int
     hash: str
     ctime_ns: int | None = None  # None: not known, so the file is hashed on the next sync
+    config: str | None = None  # Config.digest; None: not known, so the file is read again
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,9 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(files)")}
-        if "ctime_ns" not in columns:  # a store from before ctime was recorded
-            self._db.execute("ALTER TABLE files ADD COLUMN ctime_ns INTEGER")
+        for column in ("ctime_ns INTEGER", "config TEXT"):  # stores from before they were
+            if column.split()[0] not in columns:
+                self._db.execute(f"ALTER TABLE files ADD COLUMN {column}")
 
     def close(self) -> None:
         self._db.close()
@@ -109,7 +113,8 @@ class Store:
 
     # --- files ---
     def files(self) -> dict[str, FileState]:
-        rows = self._db.execute("SELECT path, id, mtime_ns, size, hash, ctime_ns FROM files")
+        rows = self._db.execute(
+            "SELECT path, id, mtime_ns, size, hash, ctime_ns, config FROM files")
         return {row[0]: FileState(*row) for row in rows}
 
     def record_sync(
@@ -125,9 +130,10 @@ class Store:
             if replace_all:
                 self._db.execute("DELETE FROM files")
             self._db.executemany(
-                "INSERT OR REPLACE INTO files (path, id, mtime_ns, size, hash, ctime_ns) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                ((f.path, f.id, f.mtime_ns, f.size, f.hash, f.ctime_ns) for f in indexed),
+                "INSERT OR REPLACE INTO files (path, id, mtime_ns, size, hash, ctime_ns, config) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((f.path, f.id, f.mtime_ns, f.size, f.hash, f.ctime_ns, f.config)
+                 for f in indexed),
             )
             self._db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in removed))
             self._db.execute("DELETE FROM texts WHERE hash NOT IN (SELECT hash FROM files)")

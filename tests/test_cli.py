@@ -19,8 +19,8 @@ from searchidx.cli import cli
 HIT_KEYS = {"id", "path", "title", "url", "source", "date", "tags", "score", "snippet",
             "duplicates"}
 STATS_KEYS = {"posts", "sources", "first_date", "last_date", "duplicates", "hidden",
-              "index_bytes", "updated_at", "roots"}
-REPORT_KEYS = {"added", "updated", "removed", "unchanged", "skipped", "seconds"}
+              "index_bytes", "updated_at", "roots", "unreadable"}
+REPORT_KEYS = {"added", "updated", "removed", "unchanged", "skipped", "notices", "seconds"}
 
 
 @pytest.fixture
@@ -195,7 +195,8 @@ def test_index_json_report(tmp_path, write_post) -> None:
     assert set(data) == REPORT_KEYS
     assert (data["added"], data["updated"], data["removed"], data["unchanged"]) == (1, 0, 0, 0)
     assert sorted(Path(s["path"]).name for s in data["skipped"]) == ["bad.md", "bin.md"]
-    assert all(set(s) == {"path", "reason"} and s["reason"] for s in data["skipped"])
+    assert all(set(s) == {"path", "reason", "was_indexed"} and s["reason"] and not s["was_indexed"]
+               for s in data["skipped"])
     assert isinstance(data["seconds"], float)
 
 

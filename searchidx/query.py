@@ -161,7 +161,7 @@ def _syntax(text: str, schema, analyzer: ResearchAnalyzer,
         raise _Unreadable(_error_notice(text))
     if every is wq.NullQuery and _WORD.search(text) and not _only_stop_words(text, analyzer):
         raise _Unreadable("its operators left no word to search for")  # e.g. "+the"
-    return every, read(qparser.OrGroup)
+    return every, read(_OrBrackets)
 
 
 def suggest(text: str, schema, vocabulary: Vocabulary) -> str | None:
@@ -231,6 +231,14 @@ def _inflection(word: str, other: str) -> bool:
 
 class _Unreadable(Exception):
     """The query's syntax cannot be used; the message says why, in the user's terms."""
+
+
+class _OrBrackets(qparser.syntax.GroupNode):
+    """Words side by side, ORed, as `qparser.OrGroup`, but not one: Whoosh merges what an
+    OR joins into a group of the OR's own type, so `(a NOT b) OR c` became `(a NOT b c)`
+    and the NOT excluded from c too."""
+
+    qclass = wq.Or
 
 
 class _Parser(qparser.QueryParser):

@@ -11,28 +11,24 @@ from __future__ import annotations
 import fcntl
 import gc
 import hashlib
-import heapq
 import multiprocessing
 import os
-import pickle
 import queue
 import shutil
 import sqlite3
 import threading
 import time
-from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import itemgetter
 from pathlib import Path
 
 from whoosh import writing
 from whoosh.filedb.filestore import FileStorage
-from whoosh.writing import PostingPool, SegmentWriter
 
+from searchidx import engine
 from searchidx.config import CONFIG_NAME, Config, load_config
 from searchidx.errors import IndexLocked, PostError, SearchIdxError
 from searchidx.posts import Post, post_id, read_post
@@ -533,11 +529,7 @@ def _build_in_parallel(ix, candidates: list[_Candidate], workers: int,
                 if progress:
                     progress(parsed, len(candidates))
             results = [future.result() for future in futures]
-        # SegmentWriter.commit() with the workers' segments in place of its own.
-        writer._check_state()
-        writer._close_segment()
-        writer._commit_toc([segment for segment, _ in results if segment is not None])
-        writer._finish()
+        engine.commit_segments(writer, [segment for segment, _ in results if segment is not None])
     except BaseException:
         writer.cancel()
         raise
@@ -581,8 +573,7 @@ def _write_segment(index_dir: str, candidates: list[_Candidate]):
     """In a worker: parse the files and write them as one new segment (not committed).
     Returns the segment (None if no post could be read) and an outcome per file."""
     ix = FileStorage(index_dir, supports_mmap=False).open_index()
-    writer = SegmentWriter(ix, _lk=False, limitmb=WRITER_MEMORY_MB)
-    writer.pool = _TermPool(writer._tempstorage, writer.newsegment, WRITER_MEMORY_MB)
+    writer = engine.segment_writer(ix, WRITER_MEMORY_MB)
     store = Store(index_dir)
     outcomes, texts = [], []
     gc.set_threshold(*_INDEXING_GC_THRESHOLDS)  # this process only indexes
@@ -601,137 +592,15 @@ def _write_segment(index_dir: str, candidates: list[_Candidate]):
             if number % 50 == 0:
                 _done_queue.put(50)
         store.put_texts(texts)
-        if not writer._added:
+        if not engine.has_documents(writer):
             writer.cancel()
             return None, outcomes
-        return _finalize_segment(writer), outcomes
+        return engine.finish_segment(writer), outcomes
     except BaseException:
         writer.cancel()
         raise
     finally:
         store.close()
-
-
-class _TermPool(PostingPool):
-    """Whoosh's posting pool, grouped by term as the postings arrive.
-
-    Whoosh's own pool keeps a (field, term, docnum, weight, value) tuple per posting
-    (~230 bytes) and sorts them all at the end; past its memory limit it writes sorted
-    runs to disk and merges them back one posting at a time, which made a 50k build
-    slower per post than a 10k one. Here a posting is its docnum, weight and value
-    bytes appended to its term's arrays (~60 bytes with the term's share), and only the
-    distinct terms are sorted. Past the memory limit the terms go to disk as sorted
-    runs of whole terms, merged back one term (not one posting) at a time.
-    Documents arrive in docnum order, so each term's postings already are: the output
-    is the same sorted stream as Whoosh's.
-    """
-
-    _POSTING_BYTES = 24  # docnum, weight and value size in arrays, with their slack
-    _TERM_BYTES = 800  # the key, its term bytes and the four arrays
-
-    def __init__(self, tempstore, segment, limitmb: int) -> None:
-        super().__init__(tempstore, segment, limitmb=limitmb)
-        # (field, term bytes) -> docnums, weights, value bytes run together, value sizes
-        self._terms: dict[tuple[str, bytes], tuple[array, array, bytearray, array]] = {}
-        self._last_docnum = -1
-        self._in_order = True  # always, from add_document; else sort it all at the end
-
-    def add(self, item) -> None:
-        fieldname, btext, docnum, weight, value = item
-        postings = self._terms.get((fieldname, btext))
-        if postings is None:
-            postings = self._terms[fieldname, btext] = (
-                array("i"), array("d"), bytearray(), array("I"))
-            self.fieldnames.add(fieldname)
-            self.currentsize += self._TERM_BYTES
-        elif docnum <= postings[0][-1]:  # a term twice in a document (never from add_document)
-            self._in_order = False
-        if docnum < self._last_docnum:  # documents out of order
-            self._in_order = False
-        self._last_docnum = docnum
-        value = value or b""  # add_postings writes a missing value as empty bytes
-        postings[0].append(docnum)
-        postings[1].append(weight)
-        postings[2].extend(value)
-        postings[3].append(len(value))
-        self.currentsize += self._POSTING_BYTES + len(value)
-        if self.currentsize > self.limit:
-            self.save()
-
-    def _records(self):
-        """The terms held in memory, in order, each with its postings."""
-        terms = self._terms
-        return ((key, *terms[key]) for key in sorted(terms))
-
-    def save(self) -> None:
-        """Over the memory limit: write the terms held to disk as one sorted run."""
-        path, f = self._new_run()
-        with f:
-            for record in self._records():
-                pickle.dump(record, f, pickle.HIGHEST_PROTOCOL)
-        self.runs.append(path)
-        self._terms = {}
-        self.currentsize = 0
-
-    def _read_run(self, path):
-        with self._open_run(path) as f:
-            while True:
-                try:
-                    yield pickle.load(f)
-                except EOFError:
-                    break
-        self._remove_run(path)
-
-    def items(self, maxfiles: int = 128):
-        records = self._records()
-        if self.runs:  # earlier runs hold earlier documents: merge by term, runs in order
-            runs, self.runs = self.runs, []
-            records = heapq.merge(*map(self._read_run, runs), records, key=itemgetter(0))
-        postings = self._postings(records)
-        return postings if self._in_order else iter(sorted(postings))
-
-    @staticmethod
-    def _postings(records):
-        for (fieldname, btext), docnums, weights, values, sizes in records:
-            values = bytes(values)
-            end = 0
-            for docnum, weight, size in zip(docnums, weights, sizes, strict=True):
-                start, end = end, end + size
-                yield fieldname, btext, docnum, weight, values[start:end]
-
-
-class _PreloadedLengths:
-    """The per-document field lengths that add_postings asks for once per posting.
-
-    Whoosh reads each answer from the segment's length column file (a seek and a read,
-    and a stat of the disk for every posting of a field without lengths). Read once
-    here, through the same reader, so the values (byte-quantised) are identical."""
-
-    def __init__(self, pdr, schema) -> None:
-        count = pdr.doc_count_all()
-        self._lengths = {
-            name: [pdr.doc_field_length(docnum, name) for docnum in range(count)]
-            for name, field_type in schema.items() if field_type.scorable
-        }
-
-    def doc_field_length(self, docnum: int, fieldname: str, default: int = 0):
-        lengths = self._lengths.get(fieldname)
-        return default if lengths is None else lengths[docnum]
-
-
-def _finalize_segment(writer: SegmentWriter):
-    """SegmentWriter._finalize_segment with the field lengths read into memory first."""
-    writer.perdocwriter.close()
-    pdr = writer.per_document_reader()
-    try:
-        writer.fieldwriter.add_postings(writer.schema, _PreloadedLengths(pdr, writer.schema),
-                                        writer.pool.iter_postings())
-    finally:
-        pdr.close()
-    writer.fieldwriter.close()
-    writer._close_segment()
-    writer._assemble_segment()
-    return writer.get_segment()
 
 
 def _pool_context():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from searchidx import Index, indexer
+from searchidx import Index, engine, indexer
 from searchidx.errors import IndexCorrupt, IndexLocked, IndexNotFound, PostNotFound, SearchIdxError
 
 POSTS = {
@@ -369,7 +369,7 @@ def test_term_pool_yields_whooshs_posting_order(tmp_path, limit_mb: float) -> No
     rng.shuffle(stream)  # within a document Whoosh adds fields and terms in any order
     stream.sort(key=lambda posting: posting[2])
 
-    ours = indexer._TermPool(FileStorage(str(tmp_path)), None, limit_mb)
+    ours = engine.TermPool(FileStorage(str(tmp_path)), None, limit_mb)
     whooshs = PostingPool(FileStorage(str(tmp_path)), None, limitmb=limit_mb)
     for posting in stream:
         ours.add(posting)

@@ -1,7 +1,8 @@
-"""Ranking quality: BEIR SciFact (nDCG@10, Recall@100) with ablations, and known-item
-queries over the real research-blog archives (top-3 / top-10 hit rate).
+"""Ranking quality: BEIR SciFact (nDCG@10, Recall@100) with ablations, known-item
+queries over the real research-blog archives (top-3 / top-10 hit rate), and snippet
+quality over those archives (the share of shown hits whose snippet marks a query word).
 
-    python -m benchmarks.relevance [--quick]
+    python -m benchmarks.relevance [--quick] [--snippets]
 
 `main()` returns the figures and a "markdown" section for RESULTS.md. Both data sets live
 under /work/shared, which users do not have: each part is skipped with a note if absent.
@@ -10,8 +11,10 @@ under /work/shared, which users do not have: each part is skipped with a note if
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from whoosh.filedb.filestore import FileStorage
 
-from benchmarks import beir
+from benchmarks import beir, generate
 from searchidx import indexer, query, search, snapshot
 from searchidx.errors import SearchIdxError
 from searchidx.posts import read_post
@@ -120,7 +123,10 @@ def unstemmed_index(posts_dir: Path, index_dir: Path) -> Path:
     removed). Built with a plain Whoosh writer: the indexer always uses PostSchema."""
     index_dir.mkdir(parents=True, exist_ok=True)
     analyzer = text_analyzer(stem=False, stop=True)
-    schema = PostSchema()
+    # A copy: PostSchema() shares its field objects with every other PostSchema(), so
+    # changing them in place made indexes built later in this process (the real-archive
+    # index) unstemmed too.
+    schema = copy.deepcopy(PostSchema())
     for name in ("title", "summary", "body"):
         schema[name].analyzer = analyzer
     ix = FileStorage(str(index_dir), supports_mmap=False).create_index(schema)
@@ -230,14 +236,32 @@ def ablation_markdown(figures: dict) -> str:
 
 # --- real archives ---------------------------------------------------------------------
 
-def real_archives() -> dict:
+def corpora_index() -> tuple[Path, float]:
+    """The index of the real archives (built or brought up to date), and the seconds
+    that took. An index built with another analyzer than PostSchema's (before the fix in
+    `unstemmed_index`, the unstemmed one) is rebuilt: updates keep an index's schema."""
     index_dir = OUT / "corpora-index"
+    if _has_other_analyzer(index_dir):
+        shutil.rmtree(index_dir)
     try:
         started = time.monotonic()
         indexer.update(index_dir, [CORPORA / name for name in CORPUS_DIRS])
     except SearchIdxError as exc:
         raise RuntimeError(f"indexing {CORPORA} failed: {exc}") from exc
-    index_seconds = time.monotonic() - started
+    return index_dir, time.monotonic() - started
+
+
+def _has_other_analyzer(index_dir: Path) -> bool:
+    try:
+        schema = FileStorage(str(index_dir), supports_mmap=False).open_index().schema
+    except Exception:  # noqa: BLE001 - no index, or not one Whoosh reads: update() decides
+        return False
+    return any(schema[name].analyzer != PostSchema()[name].analyzer
+               for name in ("title", "summary", "body"))
+
+
+def real_archives() -> dict:
+    index_dir, index_seconds = corpora_index()
     cases = json.loads(REAL_QUERIES.read_text(encoding="utf-8"))
     default = _known_items(Variant("default"), index_dir, cases)
     # The unstemmed variant needs its own index of the archives; it is measured on SciFact.
@@ -286,6 +310,77 @@ def real_markdown(fig: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- snippets --------------------------------------------------------------------------
+
+SNIPPET_TARGET = 0.98
+SNIPPET_MISSES_LISTED = 10
+
+
+def snippet_quality(index_dir: Path, queries: list[str], per_page: int = 10) -> dict:
+    """Over the shown hits (top `per_page`) of each query: among those whose body or
+    summary holds one of the query's words (a term the index finds there, by the
+    analyzer that indexed it), the share whose snippet marks at least one."""
+    index = Index.open(index_dir)
+    # The query's terms as Index.search scores them: the same parse and snapshot.
+    searcher = index._searcher()  # noqa: SLF001 - a benchmark looks inside on purpose
+    snap = index._snapshot(searcher)  # noqa: SLF001
+    analyzer = searcher.schema["body"].analyzer
+    eligible = marked = 0
+    misses = []
+    for text in queries:
+        parsed = query.parse(text, searcher.schema, snap.vocabulary)
+        if parsed.any is None:
+            continue
+        terms = snap.query_terms(parsed.any)
+        wanted = {name: {t for t, fields in terms.items() if name in fields}
+                  for name in ("body", "summary")}
+        for hit in index.search(text, per_page=per_page, facets=False).hits:
+            record = index.get(hit.id)
+            holds = any(wanted[name] & analyzer.term_positions(value).keys()
+                        for name, value in (("body", record.body), ("summary", record.summary)))
+            if not holds:
+                continue
+            eligible += 1
+            if any(is_match for _, is_match in hit.snippet_spans):
+                marked += 1
+            else:
+                misses.append({"query": text, "path": hit.path, "snippet": hit.snippet})
+    return {"queries": len(queries), "eligible": eligible, "marked": marked,
+            "share": marked / eligible if eligible else 1.0, "misses": misses}
+
+
+def snippet_queries() -> list[str]:
+    """The 200 benchmark queries (benchmarks/generate.py) and the real-archive ones."""
+    cases = json.loads(REAL_QUERIES.read_text(encoding="utf-8"))
+    return generate.queries() + [case["query"] for case in cases]
+
+
+def real_snippets() -> dict:
+    index_dir, _seconds = corpora_index()
+    return snippet_quality(index_dir, snippet_queries())
+
+
+def snippet_markdown(fig: dict) -> str:
+    verdict = "met" if fig["share"] >= SNIPPET_TARGET else "MISSED"
+    lines = [
+        "### Snippets over the real archives",
+        "",
+        f"The {fig['queries']} queries (the 200 benchmark queries of "
+        "`benchmarks/generate.py` and the real-archive queries above), top 10 each: of the "
+        f"{fig['eligible']} shown hits whose body or summary holds a query word, "
+        f"**{fig['share']:.1%}** ({fig['marked']}) have a snippet that marks one "
+        f"(target ≥ {SNIPPET_TARGET:.0%}: {verdict}). "
+        "`python -m benchmarks.relevance --snippets` measures this alone.",
+        "",
+    ]
+    if fig["misses"]:
+        lines += ["| query | post | snippet shown |", "|---|---|---|"]
+        for miss in fig["misses"][:SNIPPET_MISSES_LISTED]:
+            lines.append(f"| {miss['query']} | {miss['path']} | {miss['snippet'][:80]}… |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
 # --- entry points ----------------------------------------------------------------------
 
 def main(quick: bool = False) -> dict:
@@ -300,6 +395,8 @@ def main(quick: bool = False) -> dict:
     if CORPORA.is_dir():
         figures["real"] = real_archives()
         parts.append(real_markdown(figures["real"]))
+        figures["snippets"] = real_snippets()
+        parts.append(snippet_markdown(figures["snippets"]))
     else:
         parts.append(f"Real-archive queries skipped: {CORPORA} is not on this machine.\n")
     if "scifact" in figures or "real" in figures:
@@ -312,7 +409,14 @@ def _cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help=f"SciFact: only the first {QUICK_QUERIES} test queries")
+    parser.add_argument("--snippets", action="store_true",
+                        help="only snippet quality over the real archives")
     args = parser.parse_args()
+    if args.snippets:
+        if not CORPORA.is_dir():
+            raise SystemExit(f"{CORPORA} is not on this machine")
+        print(snippet_markdown(real_snippets()))
+        return
     print(main(quick=args.quick)["markdown"])
 
 

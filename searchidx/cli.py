@@ -214,12 +214,19 @@ def search(ctx, query, source, tag, author, since, until, sort, limit, page, inc
     ctx.exit(EXIT_FOUND if results.hits else EXIT_NOT_FOUND)
 
 
+def _shown_path(path: str) -> str:
+    """A file under the current folder as a relative path (short, and what a user can paste
+    there); JSON output keeps absolute paths."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 def _print_hit(number: int, hit: Hit) -> None:
     color = _color()
     about = ", ".join(p for p in (hit.source, hit.date.date().isoformat() if hit.date else "") if p)
     title = click.style(hit.title, bold=True)
     click.echo(f"{number}. {title}" + (f"  ({about})" if about else ""), color=color)
-    click.echo("   " + click.style(hit.url or hit.path, fg="blue"), color=color)
+    click.echo("   " + click.style(hit.link or _shown_path(hit.path), fg="blue"), color=color)
     snippet = "".join(
         click.style(text, fg="yellow", bold=True) if is_match else text
         for text, is_match in hit.snippet_spans
@@ -250,8 +257,8 @@ def _print_post(post: PostRecord) -> None:
     click.echo(click.style(post.title, bold=True), color=color)
     for label, value in (
         ("source", post.source), ("date", post.date.isoformat() if post.date else ""),
-        ("url", post.url), ("authors", ", ".join(post.authors)), ("tags", ", ".join(post.tags)),
-        ("file", post.path), ("hidden", "yes" if post.hidden else ""),
+        ("url", post.link), ("authors", ", ".join(post.authors)), ("tags", ", ".join(post.tags)),
+        ("file", _shown_path(post.path)), ("hidden", "yes" if post.hidden else ""),
     ):
         if value:
             click.echo(f"{label + ':':9}{value}")

@@ -41,8 +41,23 @@ DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 _FILENAME_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:\D|$)")
-# Liquid/Jinja template tags are not markdown; they would leak `include youtubePlayer…`.
-_TEMPLATE_TAG = re.compile(r"\{%.*?%\}|\{\{.*?\}\}", re.DOTALL)
+# Liquid/Jinja template directives are not markdown: the site that published a post ran
+# them, and their text (`include youtubePlayer…`, `{{ person.name }}`) is not the post's.
+# Code is matched first so that template text *shown* as code (a chat template in a fence,
+# `{{CURRENT_DATE}}` in backticks) stays. `{{{x}}}` is a Mustache triple.
+_CODE_OR_TEMPLATE = re.compile(
+    r"(?P<fence>^[ \t]*(?P<mark>`{3,}|~{3,}).*?^[ \t]*(?P=mark)[ \t]*$)"
+    r"|(?P<span>(?P<ticks>`+)(?:(?!\n[ \t]*\n).)+?(?<!`)(?P=ticks)(?!`))"
+    r"|(?P<lead>^[ \t]*)?"
+    r"(?P<tag>\{%(?:(?!\n[ \t]*\n).)*?%\}|\{\{(?:(?!\n[ \t]*\n).)*?\}\}\}?)"
+    r"(?P<trail>[ \t]*(?:\n|\Z))?",
+    re.DOTALL | re.MULTILINE,
+)
+# Jekyll's video include; the id is checked so that nothing else reaches the link.
+_YOUTUBE_INCLUDE = re.compile(
+    r"\{%-?\s*include\s+youtubePlayer\.html\s+id\s*=\s*[\"']([A-Za-z0-9_-]{6,20})[\"']"
+    r"\s*-?%\}"
+)
 # C0/C1 control characters other than tab/newline/CR: libyaml rejects them.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _HIDDEN_ELEMENT = re.compile(r"<(script|style|template|noscript)\b", re.IGNORECASE)
@@ -129,12 +144,12 @@ def parse_post(
         return None
 
     body = markdown_to_text(markdown)
-    title = _as_text(get("title")) or _first_heading(markdown) or Path(path).stem
+    title = title_text(_as_text(get("title"))) or _first_heading(markdown) or Path(path).stem
     date_value = get("date")
     return Post(
         path=path,
         title=title,
-        summary=html_to_text(_as_text(get("summary"))),
+        summary=summary_text(_as_text(get("summary"))),
         body=body,
         markdown=markdown,
         date=parse_date(date_value) or date_from_filename(path),
@@ -204,7 +219,7 @@ def _is_hidden(meta: Mapping) -> bool:
 
 
 def _first_heading(markdown: str) -> str:
-    tokens = _MD.parse(_TEMPLATE_TAG.sub(" ", markdown))
+    tokens = _MD.parse(strip_template_tags(markdown))
     for opening, inline in zip(tokens, tokens[1:], strict=False):
         if opening.type == "heading_open" and inline.type == "inline":
             return " ".join(_inline_text(inline).split())
@@ -266,9 +281,47 @@ def date_from_filename(path: str) -> datetime | None:
 _MD = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
 
 
+# Elements that end a word wherever they open or close: a heading, paragraph, list item,
+# table cell or caption is never run into the next one ("TransformerThe").
+BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "br", "caption", "center", "dd", "details",
+    "div", "dl", "dt", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6",
+    "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+})
+_TAG_NAME = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)")
+# A `**` or `__` markdown left as text at a word's edge: its pair was lost when the summary
+# was cut short ("**Over 2500 members… **Claude 3**"). It is markup, not text.
+_STRAY_STRONG = re.compile(r"(?<!\w)(?:\*\*|__)(?=\w)|(?<=\w)(?:\*\*|__)(?!\w)")
+
+
+def strip_template_tags(markdown: str, *, video_links: bool = False) -> str:
+    """`markdown` without Liquid/Jinja directives (`{% … %}`, `{{ … }}`) outside code.
+    With `video_links`, a Jekyll `{% include youtubePlayer.html id="…" %}` becomes an HTML
+    link to the video (for the archived page); otherwise it goes like any directive."""
+
+    def replace(match: re.Match) -> str:
+        if match.group("tag") is None:
+            return match.group(0)  # code: shown as written
+        lead, trail = match.group("lead"), match.group("trail")
+        video = _YOUTUBE_INCLUDE.fullmatch(match.group("tag"))
+        if video_links and video:
+            url = f"https://www.youtube.com/watch?v={video.group(1)}"
+            return f'{lead or ""}<a href="{url}">Watch the video on YouTube</a>{trail or ""}'
+        if lead is not None and trail is not None:
+            # A directive on a line of its own goes with its line: left blank, the line
+            # would end an HTML block (`{% for %}` inside a <div>) and turn the rest of
+            # it into a code block of raw tags.
+            return ""
+        return f"{lead or ''} {trail or ''}"  # a space, so the words either side stay apart
+
+    return _CODE_OR_TEMPLATE.sub(replace, markdown)
+
+
 def markdown_to_text(markdown: str) -> str:
-    """Markdown (with raw HTML) as plain text: no link targets, tags, comments or template tags."""
-    tokens = _MD.parse(_TEMPLATE_TAG.sub(" ", markdown))
+    """Markdown (with raw HTML) as plain text: no link targets, tags, comments or template tags.
+    Every block ends a word."""
+    tokens = _MD.parse(strip_template_tags(markdown))
     parts: list[str] = []
     for token in tokens:
         if token.type == "inline":
@@ -277,9 +330,32 @@ def markdown_to_text(markdown: str) -> str:
             parts.append(token.content)
         elif token.type == "html_block":
             parts.append(html_to_text(token.content))
-        if token.block and token.nesting == -1 or token.type in ("fence", "code_block"):
+        # html_block is a block too (nesting 0): `<h3>A</h3>` then `<p>B</p>` is "A\nB".
+        if token.block and token.nesting == -1 or token.type in (
+            "fence", "code_block", "html_block"
+        ):
             parts.append("\n")
     return _tidy("".join(parts))
+
+
+def title_text(value: str) -> str:
+    """A title as text. Titles are HTML where they are published (Jekyll prints them raw,
+    hence `Learning<br> from`), not markdown: a block tag or `<br>` becomes a space, other
+    tags go without one (`<i>In</i>creasing` stays one word), entities are decoded."""
+    return " ".join(html_to_text(value).split())
+
+
+def summary_text(value: str) -> str:
+    """A summary as plain text. Summaries are HTML (feed descriptions) or markdown
+    (`**bold**`, `[a](url)`): tags go first, as a browser reads them (markdown-it passes
+    `<img src=x onerror=a=1>` as text), then the markdown is read inline only, since a
+    summary is one paragraph and "2023. A year…" is not a numbered list."""
+    tokens = _MD.parseInline(strip_template_tags(html_to_text(value)))
+    for token in tokens:
+        for child in token.children or ():
+            if child.type == "text":  # not code: `**kwargs` in backticks is shown as is
+                child.content = _STRAY_STRONG.sub("", child.content)
+    return _tidy("".join(_inline_text(token) for token in tokens))
 
 
 def _inline_text(token) -> str:
@@ -299,17 +375,22 @@ def _inline_text(token) -> str:
             parts.append(child.content)
         elif child.type == "image":
             parts.append(child.content)  # the alt text
-        elif child.type in ("softbreak", "hardbreak") or (
-            child.type == "html_inline" and child.content.startswith("<br")
-        ):
+        elif child.type in ("softbreak", "hardbreak") or _is_block_tag(child):
             parts.append("\n")
     return "".join(parts)
 
 
+def _is_block_tag(token) -> bool:
+    """An inline `<br>`, `</p>`, `<td>`…: it ends a word as the whole block would."""
+    if token.type != "html_inline":
+        return False
+    name = _TAG_NAME.match(token.content)
+    return bool(name) and name.group(1).lower() in BLOCK_TAGS
+
+
 class _TextExtractor(HTMLParser):
     _SKIP = {"script", "style", "template", "noscript"}
-    _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
-              "blockquote", "pre", "table", "section", "article", "ul", "ol", "figure"}
+    _BLOCK = BLOCK_TAGS
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
+from hashlib import sha1
 from itertools import pairwise
 from pathlib import Path
 from pickle import dumps
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from whoosh import fields, formats
 from whoosh.analysis import Token, Tokenizer
@@ -26,7 +28,7 @@ if TYPE_CHECKING:  # posts.py imports the frontmatter and markdown parsers: not 
 
 
 # Bump when fields or analyzers change: older indexes are then rebuilt, not misread.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Words, with research tokens kept whole: GPT-4, state-of-the-art, GPT-3.5, C++, C#.
 WORD_PATTERN = r"\w+(?:['’]\w+)?(?:[-./+]\w+(?:['’]\w+)?)*(?:\+\+|#)?"
@@ -305,33 +307,82 @@ class PostSchema(fields.SchemaClass):
     date = fields.DATETIME(stored=True, sortable=True)
     year = fields.ID(sortable=True)
     url = fields.STORED()
-    url_key = fields.ID(sortable=True)  # normalised url: copies of one post share it
+    url_key = fields.ID(sortable=True)  # copy_key: copies of one post share its identity
     thumbnail = fields.STORED()
     undated = fields.ID(sortable=True)  # "1" sorts undated posts last in date order
     hidden = fields.BOOLEAN(stored=True)
     length = fields.NUMERIC(stored=True, sortable=True)  # body characters: fullest copy wins
+    # A number from the post id: among copies of one length, the one shown is the same in
+    # every index of the archive, whatever order the posts were added in.
+    id_number = fields.NUMERIC(bits=64, sortable=True)
     content_hash = fields.STORED()
 
 
 NO_YEAR = "none"
 
 
+# Query parameters that say how a reader came to a page, not which page it is: links to
+# one post carry them in endless variants. Any other parameter may name the post
+# (youtube.com/watch?v=...), so it is kept.
+TRACKING_PARAMETERS = frozenset({
+    "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid",
+    "mc_cid", "mc_eid", "ref", "ref_src", "ref_url", "igshid", "igsh", "si", "_hsenc",
+    "_hsmi", "mkt_tok",
+})
+COPY_KEY_SEPARATOR = "\n"  # between a copy key's identity and its title key
+
+
 def url_key(url: str, fallback: str) -> str:
     """The url that identifies a post for duplicate detection.
 
-    Scheme, `www.`, query strings for tracking and trailing slashes do not make a
+    Scheme, `www.`, the host's case, tracking parameters (`utm_*`, `fbclid`, ...), the
+    order of the other parameters, the fragment and trailing slashes do not make a
     different post. A bare site root (a placeholder such as https://example.com) does
-    not identify a post, so such posts keep their own key.
+    not identify a post, so such posts keep their own key, `fallback`.
     """
     try:
         parts = urlsplit(url.strip())
+        parameters = parse_qsl(parts.query, keep_blank_values=True)
     except ValueError:
         return fallback
+    kept = sorted((name, value) for name, value in parameters
+                  if not (name.lower().startswith("utm_") or name.lower() in TRACKING_PARAMETERS))
     path = parts.path.rstrip("/")
-    if not parts.netloc or not path:
+    if not parts.netloc or not (path or kept):
         return fallback
     host = parts.netloc.lower().removeprefix("www.")
-    return f"{host}{path}"
+    return f"{host}{path}?{urlencode(kept)}" if kept else f"{host}{path}"
+
+
+def identifies_post(url: str) -> bool:
+    """Whether `url` names one post, so it can be the post's link: not empty, not a non-url
+    and not a bare site root such as https://example.com (what feed stubs carry)."""
+    return bool(url_key(url, fallback=""))
+
+
+def title_key(title: str) -> str:
+    """A title as its copies share it: case, width and accents folded, punctuation and
+    spacing collapsed (`Vision-Language Models:` and `vision language models`)."""
+    folded = unicodedata.normalize("NFKC", title).casefold().translate(accent_map)
+    return " ".join(re.findall(r"\w+", folded))
+
+
+def copy_key(post: Post) -> str:
+    """Who a post is, for folding its copies into one hit: "identity\ntitle key" (the
+    url_key column; `snapshot.Snapshot.copy_group` forms the groups).
+
+    The identity is the url when it names the post (`url_key`). A url that does not is
+    blind to copies, so the identity is then the post's text: another file with the same
+    title, source and body is a copy. A post with no body (a stub holding only a title)
+    gets no identity: the collapse step folds it into the fullest post with its title
+    key. Dates are not used: the raisex stubs all carry 2000-01-01, and smol-ainews has
+    252 different daily posts titled "Not much happened today", some a day apart.
+    """
+    identity = url_key(post.url, fallback="")
+    if not identity and post.body.strip():
+        text = COPY_KEY_SEPARATOR.join((title_key(post.title), post.source.casefold(), post.body))
+        identity = "#" + sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return f"{identity}{COPY_KEY_SEPARATOR}{title_key(post.title)}"
 
 
 def to_document(post: Post) -> dict:
@@ -352,10 +403,11 @@ def to_document(post: Post) -> dict:
         "year": str(post.date.year) if post.date else NO_YEAR,
         "undated": "0" if post.date else "1",
         "url": post.url,
-        "url_key": url_key(post.url, fallback=post.id),
+        "url_key": copy_key(post),
         "thumbnail": post.thumbnail,
         "hidden": post.hidden,
         "length": len(post.body),
+        "id_number": zlib.crc32(post.id.encode("utf-8", "surrogateescape")),
         "content_hash": post.content_hash,
     }
     return {name: value for name, value in document.items() if value not in ("", None)}

@@ -30,7 +30,13 @@ from whoosh.support.charset import accent_map
 from whoosh.util.numeric import byte_to_length
 
 from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS, Phrase
-from searchidx.schema import NO_YEAR, SPELLING_FIELD, TEXT_FIELDS, WORD_PATTERN
+from searchidx.schema import (
+    COPY_KEY_SEPARATOR,
+    NO_YEAR,
+    SPELLING_FIELD,
+    TEXT_FIELDS,
+    WORD_PATTERN,
+)
 
 # Posting lists and filters kept per generation and thread, as common words recur. A word
 # in most of 50,000 posts takes ~0.4 MB; web threads each hold a cache of their own.
@@ -82,6 +88,10 @@ class Snapshot:
         return np.array(self._column("length", default=0), dtype=np.int64)
 
     @cached_property
+    def id_number(self) -> np.ndarray:
+        return np.array(self._column("id_number", default=0), dtype=np.int64)
+
+    @cached_property
     def dated(self) -> np.ndarray:
         return np.array([v == "0" for v in self._column("undated", default="1")], dtype=bool)
 
@@ -125,10 +135,38 @@ class Snapshot:
 
     @cached_property
     def copy_group(self) -> np.ndarray:
-        """For each post sharing its url with others, a number for that url; else -1."""
+        """For each post with copies, a number for its group of copies; else -1.
+
+        Posts with the same identity (`schema.copy_key`: the url that names them, or
+        their text) are copies. A post with no identity (a stub: a title and no body)
+        is a copy of the fullest post with an identity, the same title key and the same
+        source (an unknown source, on either side, is no objection); with no such post,
+        of the stubs with the same title key and source. Done here, over every live post,
+        because a stub's own fields cannot say which post it copies."""
         groups: dict[str, list[int]] = {}
+        by_title: dict[str, list[tuple[int, str, int]]] = {}  # -length, identity, docnum
+        stubs: list[tuple[int, str]] = []
         for docnum in np.flatnonzero(self.live).tolist():
-            groups.setdefault(self.url_key[docnum], []).append(docnum)
+            identity, _, title = self.url_key[docnum].partition(COPY_KEY_SEPARATOR)
+            if identity:
+                groups.setdefault(identity, []).append(docnum)
+                if title:
+                    by_title.setdefault(title, []).append(
+                        (-int(self.length[docnum]), identity, docnum))
+            elif title:
+                stubs.append((docnum, title))
+        if stubs:
+            sources = [s.casefold() for s in self._column("source_name", default="")]
+            for docnum, title in stubs:
+                source = sources[docnum]
+                fullest = min(
+                    ((length, identity) for length, identity, other in by_title.get(title, ())
+                     if not source or not sources[other] or sources[other] == source),
+                    default=None,
+                )
+                # No identity starts with the separator: stub-only groups stay apart.
+                key = fullest[1] if fullest else COPY_KEY_SEPARATOR.join(("", title, source))
+                groups.setdefault(key, []).append(docnum)
         group = np.full(self.size, -1, dtype=np.int64)
         for number, docs in enumerate(d for d in groups.values() if len(d) > 1):
             group[docs] = number
@@ -405,14 +443,15 @@ class Snapshot:
 
     # --- results ---
     def collapse(self, matched: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
-        """The posts to show (one per url: the fullest matching copy), and per url the
-        number of other copies that matched."""
+        """The posts to show (one per group of copies: the fullest matching copy), and for
+        each shown post with copies, the number of its other copies that matched."""
         copies = np.flatnonzero(matched & (self.copy_group >= 0))
         if not len(copies):
             return matched, {}
         groups = self.copy_group[copies]
-        # Fullest first within each group; a group's first entry is the copy shown.
-        order = np.lexsort((-self.length[copies], groups))
+        # Fullest first within each group (then by id, not by the order posts were added
+        # in); a group's first entry is the copy shown.
+        order = np.lexsort((self.id_number[copies], -self.length[copies], groups))
         copies, groups = copies[order], groups[order]
         first = np.ones(len(copies), dtype=bool)
         first[1:] = groups[1:] != groups[:-1]
@@ -420,7 +459,7 @@ class Snapshot:
         shown[copies[~first]] = False
         counts = np.bincount(groups, minlength=int(groups.max()) + 1)
         return shown, {
-            self.url_key[int(doc)]: int(counts[group]) - 1
+            int(doc): int(counts[group]) - 1
             for doc, group in zip(copies[first], groups[first], strict=True)
             if counts[group] > 1
         }
@@ -433,7 +472,7 @@ class Snapshot:
         }
 
     def copies_count(self) -> int:
-        """Posts that share their url with another post."""
+        """Posts that have a copy (see `copy_group`)."""
         return int((self.copy_group[self.live] >= 0).sum())
 
 

@@ -43,7 +43,13 @@ from functools import cache, cached_property
 from whoosh.support.charset import accent_map
 
 from searchidx.posts import Post
-from searchidx.schema import _COMPOUND_SPLIT, WORD_PATTERN, ResearchAnalyzer, url_key
+from searchidx.schema import (
+    _COMPOUND_SPLIT,
+    COPY_KEY_SEPARATOR,
+    WORD_PATTERN,
+    ResearchAnalyzer,
+    copy_key,
+)
 
 TEXT_FIELDS = ("title", "summary", "body")
 MAX_EXPANSIONS = 50  # a pattern stands for at most this many written words (README),
@@ -360,10 +366,35 @@ def edit_distance(a: str, b: str, limit: int) -> int:
 
 # --- the reference --------------------------------------------------------------------------
 
+def copy_keys(posts: Sequence[Post]) -> list[str]:
+    """Each post's group of copies, as a name (issue 14 items 7 and 8). Posts whose
+    `schema.copy_key` identity (the url that names them, else a digest of title, source
+    and body) is the same are copies. A post without one (no such url and no body) is a
+    copy of the post with an identity, the same title key and a source that is the same
+    or unknown on either side, whose body is longest (then whose identity sorts first);
+    with none, of the posts like it with the same title key and source; with no title
+    key, of no post."""
+    split = [copy_key(post).split(COPY_KEY_SEPARATOR) for post in posts]
+    keys = []
+    for post, (identity, title) in zip(posts, split, strict=True):
+        if identity or not title:
+            keys.append(identity or post.path)
+            continue
+        source = post.source.casefold()
+        candidates = [
+            (-len(other.body), other_identity)
+            for other, (other_identity, other_title) in zip(posts, split, strict=True)
+            if other_identity and other_title == title
+            and (not source or not other.source or other.source.casefold() == source)
+        ]
+        keys.append(min(candidates)[1] if candidates else f"stub {title!r} {source!r}")
+    return keys
+
+
 @dataclass
 class _Indexed:
     post: Post
-    key: str  # url key: copies of one post share it
+    key: str  # copies of one post share it (`copy_keys`)
     texts: dict[str, FieldText]
     source: tuple[str, ...]
     tags: tuple[tuple[str, ...], ...]
@@ -379,10 +410,11 @@ class Reference:
     indexed: list[_Indexed] = field(init=False)
 
     def __post_init__(self) -> None:
+        keys = copy_keys(self.posts)
         self.indexed = [
             _Indexed(
                 post=post,
-                key=url_key(post.url, fallback=post.path),
+                key=key,
                 texts={name: analyse_field(getattr(post, name)) for name in TEXT_FIELDS},
                 source=meta_words(post.source),
                 tags=tuple(meta_words(tag) for tag in post.tags),
@@ -392,8 +424,9 @@ class Reference:
                     for term in _written_word(word)
                 ),
             )
-            for post in self.posts
+            for post, key in zip(self.posts, keys, strict=True)
         ]
+        self.key_by_path = {doc.post.path: doc.key for doc in self.indexed}
         self._words: dict[tuple[str, tuple[str, ...]], frozenset[int] | None] = {}
         self._expansions: dict[str, tuple[str, ...]] = {}
 
@@ -437,7 +470,7 @@ class Reference:
         return frozenset(i for i in found if self.passes(self.indexed[i], filters))
 
     def url_keys(self, found: Iterable[int]) -> set[str]:
-        """What a results list shows: one hit per url (copies fold into one)."""
+        """What a results list shows: one hit per post (copies fold into one)."""
         return {self.indexed[i].key for i in found}
 
     def evaluate(self, node: Node, plus: bool) -> frozenset[int] | None:

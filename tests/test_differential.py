@@ -52,7 +52,6 @@ from hypothesis import strategies as st
 from benchmarks.generate import generate
 from searchidx import Index, indexer
 from searchidx.posts import read_post
-from searchidx.schema import url_key
 from tests import reference
 from tests.reference import (
     TEXT_FIELDS,
@@ -431,12 +430,12 @@ def filters(draw, pools: Pools) -> Filters:
 # --- the comparison --------------------------------------------------------------------------
 
 def engine_finds(index: Index, text: str, options: Filters) -> tuple[list[str], int]:
-    """The url keys of every hit, page after page, and the total the engine reports."""
+    """The path of every hit, page after page, and the total the engine reports."""
     keys, page = [], 1
     while True:
         results = index.search(text, page=page, per_page=100, include_hidden=True,
                                facets=False, snippets=False, **options.options())
-        keys += [url_key(hit.url, fallback=hit.path) for hit in results.hits]
+        keys += [hit.path for hit in results.hits]
         if page >= results.pages:
             return keys, results.total
         page += 1
@@ -451,7 +450,8 @@ def _listing(ref: Reference, keys: set[str], most: int = 5) -> str:
 def check(archive: Archive, query: Node, options: Filters) -> None:
     ref = archive.ref
     expected = ref.url_keys(ref.find(query, options))
-    keys, total = engine_finds(archive.index, str(query), options)
+    paths, total = engine_finds(archive.index, str(query), options)
+    keys = [ref.key_by_path[path] for path in paths]  # the group of copies each hit shows
     found = set(keys)
     assert found == expected and total == len(keys) == len(found), (
         f"query {str(query)!r} (filters: {options}): the engine shows {len(keys)} hits "

@@ -24,15 +24,34 @@ def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
 
 
-def _commands() -> list[str]:
-    commands = []
+def _examples() -> list[tuple[str, list[str]]]:
+    """Each `$ command` of the console blocks, with the lines shown after it: what it
+    prints on stdout. In those lines `...` stands for any text (a path, a time), and a
+    line of only `...` for any number of lines."""
+    examples: list[tuple[str, list[str]]] = []
     for block in _blocks("console"):
         for line in block.splitlines():
             if line.startswith("$ "):
-                command = line[2:].split("  #")[0].strip()
-                if not command.startswith(NOT_RUN_HERE):
-                    commands.append(command)
-    return commands
+                examples.append((line[2:].split("  #")[0].strip(), []))
+            elif examples:
+                examples[-1][1].append(line)
+    return [(command, shown) for command, shown in examples
+            if not command.startswith(NOT_RUN_HERE)]
+
+
+def _commands() -> list[str]:
+    return [command for command, _ in _examples()]
+
+
+# Timings differ from run to run: "in 0.8 s", "(12 ms)".
+_TIMING = re.compile(r"\b\d+(?:\.\d+)? m?s\b")
+
+
+def _shown_pattern(shown: list[str]) -> re.Pattern:
+    lines = [r"(?:.*\n)*?" if line.strip() == "..." else
+             ".*".join(map(re.escape, _TIMING.sub("TIME", line).split("..."))) + r"\n"
+             for line in shown]
+    return re.compile("".join(lines))
 
 
 @pytest.fixture(scope="module")
@@ -45,18 +64,23 @@ def workdir(tmp_path_factory) -> Path:
 
 def test_readme_shows_commands():
     assert len(_commands()) >= 8
+    assert sum(1 for _, shown in _examples() if shown) >= 5  # and what they print
 
 
-def test_every_readme_command_runs(workdir: Path):
+def test_every_readme_command_runs_and_prints_what_is_shown(workdir: Path):
     env = dict(os.environ, SEARCHIDX_INDEX=str(workdir / ".index" / "demo"), NO_COLOR="1")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    for command in _commands():
+    for command, shown in _examples():
         done = subprocess.run(
             command, shell=True, cwd=workdir, env=env, capture_output=True, text=True,
             timeout=120,
         )
         assert done.returncode == 0, f"{command!r} exited {done.returncode}: {done.stderr}"
         assert "Traceback" not in done.stderr, command
+        if shown:
+            assert _shown_pattern(shown).fullmatch(_TIMING.sub("TIME", done.stdout)), (
+                f"README.md shows for {command!r}:\n" + "\n".join(shown)
+                + f"\nbut it prints:\n{done.stdout}")
 
 
 def test_readme_python_example_runs(workdir: Path, monkeypatch):

@@ -154,7 +154,7 @@ def test_to_document_converts_and_drops_empty_values() -> None:
     assert doc["id"] == "p1"
     assert doc["year"] == "2023" and doc["undated"] == "0"
     assert doc["tags"] == "llm,a b"  # commas separate tags, so one inside a tag is dropped
-    assert doc["url_key"] == "a.org/x"
+    assert doc["url_key"] == "a.org/x\nt"  # schema.copy_key: the url, then the title key
     assert doc["length"] == len("Body text")
     assert "summary" not in doc and "thumbnail" not in doc
 
@@ -163,7 +163,7 @@ def test_to_document_undated_post() -> None:
     doc = to_document(Post(path="/a/p.md", id="p2", title="T"))
     assert "date" not in doc
     assert doc["year"] == NO_YEAR and doc["undated"] == "1"
-    assert doc["url_key"] == "p2"  # no url: the post is its own key
+    assert doc["url_key"] == "\nt"  # no url and no body: a stub, folded by its title
 
 
 @pytest.mark.parametrize("text", [

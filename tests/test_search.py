@@ -530,7 +530,9 @@ def test_summary_match_ranks_above_body_mentions(tmp_path, write_post) -> None:
 
 
 def test_equal_scores_keep_a_stable_order(tmp_path, write_post) -> None:
-    posts = {f"2023-01-0{i}-twin.md": ({"title": "Twin"}, "identical body text") for i in (1, 2, 3)}
+    # Each its own url: with none, the same title, source and text would make them copies.
+    posts = {f"2023-01-0{i}-twin.md": ({"title": "Twin", "url": f"https://lab.example.org/twin-{i}"},
+                                       "identical body text") for i in (1, 2, 3)}
     idx = _tiny_index(tmp_path, write_post, posts)
     orders = {tuple(h.id for h in idx.search("identical").hits) for _ in range(3)}
     assert len(orders) == 1 and len(next(iter(orders))) == 3

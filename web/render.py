@@ -9,14 +9,20 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
 
 from searchidx import Results
+from searchidx.posts import strip_template_tags
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+# An entry's id is a tag URI (RFC 4151) from the post id, never its url: urls repeat (244
+# raisex stubs share https://example.com, and readers merge entries with one id) and
+# change, while a post id is fixed by its place in the archive. The date is part of the
+# name, not a timestamp: it must never change.
+ENTRY_ID_PREFIX = "tag:searchidx,2024:post/"
 OPENSEARCH_NS = "http://a9.com/-/spec/opensearch/1.1/"
 # Characters XML 1.0 cannot carry at all; a post with one would break the whole feed.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -38,18 +44,75 @@ ALLOWED_ATTRIBUTES = {
 }
 URL_SCHEMES = {"http", "https", "mailto"}
 
-_markdown = MarkdownIt("commonmark", {"html": True})
+# The same markdown the text for the index is read with (searchidx.posts), tables included.
+_markdown = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
+
+# Hosts that stand for "some site" in a template or a feed stub (RFC 2606 and RFC 6761):
+# a path resolved against them would name an image that does not exist.
+_PLACEHOLDER_HOSTS = ("example.com", "example.net", "example.org")
+_PLACEHOLDER_TLDS = (".example", ".invalid", ".localhost", ".test")
+# An <img> as nh3 writes it: attribute values double-quoted, so a ">" in one is inside quotes.
+_IMG = re.compile(r'<img\b(?:[^>"]|"[^"]*")*>')
+_ATTRIBUTE = re.compile(r'\s([a-z]+)="([^"]*)"')
 
 
-def markdown_html(markdown: str) -> str:
-    """A post body as sanitized HTML: scripts, event handlers and javascript: links removed."""
-    return nh3.clean(
-        _markdown.render(markdown),
+def markdown_html(markdown: str, base_url: str = "") -> str:
+    """A post body as sanitized HTML: scripts, event handlers and javascript: links removed;
+    template directives gone (a YouTube include becomes a link); relative links and images
+    resolved against `base_url` (the post's url) when it names a post on a real site, or
+    dropped; an image with no address left is shown as its alt text, never a broken box."""
+    base = post_base_url(base_url)
+
+    def resolve(url: str) -> str | None:
+        url = url.strip()
+        if url.startswith("#"):
+            return url  # a place on this page (a footnote)
+        if url.startswith("//"):
+            return "https:" + url  # protocol-relative: the post's own scheme is unknown here
+        if not (base and url):
+            return None  # without the post's site it would point at this server: drop it
+        try:
+            return urljoin(base, url)
+        except ValueError:  # "http://[broken" and the like
+            return None
+
+    html = nh3.clean(
+        _markdown.render(strip_template_tags(markdown, video_links=True)),
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
+        url_relative=resolve,
         link_rel="noopener noreferrer nofollow",
     )
+    return _IMG.sub(_image_or_alt, html)
+
+
+def _image_or_alt(match: re.Match) -> str:
+    """An <img> that still has an address, else its alt text (already escaped by nh3)."""
+    attributes = dict(_ATTRIBUTE.findall(match.group(0)))
+    if attributes.get("src", "").strip():
+        return match.group(0)
+    return attributes.get("alt", "")
+
+
+def post_base_url(url: str) -> str:
+    """`url` if relative addresses in the post can be resolved against it, else "".
+    It must be an http(s) url with a path on a real host: a bare site root or a placeholder
+    (`https://example.com`) is what a feed stub carries when it does not know the post."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return ""
+    host = (parts.hostname or "").rstrip(".").lower()
+    if parts.scheme.lower() not in ("http", "https") or "." not in host:
+        return ""
+    if host in _PLACEHOLDER_HOSTS or host.endswith(_PLACEHOLDER_TLDS) or any(
+        host.endswith("." + placeholder) for placeholder in _PLACEHOLDER_HOSTS
+    ):
+        return ""
+    if parts.path.strip("/") == "":
+        return ""
+    return url.strip()
 
 
 def safe_url(url: str) -> str | None:
@@ -93,8 +156,8 @@ def atom_feed(results: Results, *, self_url: str, page_url: str,
     add(feed, "generator", "searchidx")
     for hit in results.hits:
         entry = add(feed, "entry")
-        link = safe_url(hit.url) or post_url(hit.id)
-        add(entry, "id", safe_url(hit.url) or f"urn:searchidx:post:{hit.id}")
+        add(entry, "id", f"{ENTRY_ID_PREFIX}{hit.id}")
+        link = safe_url(hit.link) or post_url(hit.id)
         add(entry, "title", hit.title or "(untitled)")
         add(entry, "updated", _stamp(hit.date) if hit.date else updated)
         add(entry, "link", rel="alternate", href=link)

@@ -22,7 +22,7 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
-from searchidx import BadQuery, Hit, Index, Results
+from searchidx import BadQuery, Hit, Index, PostRecord, Results
 from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS
 from searchidx.search import MAX_PER_PAGE, MAX_QUERY_CHARS, MAX_RESULT_WINDOW
 from web import render
@@ -144,6 +144,13 @@ def _safe_url(url: str) -> str | None:
     return render.safe_url(url)
 
 
+@bp.app_template_global("original_url")
+def _original_url(post: Hit | PostRecord) -> str | None:
+    """Where the post itself lives, if a page may link there; None when its url is a
+    placeholder (https://example.com) or not http(s): then the archived copy is its link."""
+    return render.safe_url(post.link)
+
+
 @bp.route("/")
 def search():
     args = _search_args()
@@ -192,7 +199,7 @@ def post(post_id: str):
     return render_template(
         "post.html",
         post=record,
-        body_html=Markup(render.markdown_html(record.markdown)),  # sanitized by nh3
+        body_html=Markup(render.markdown_html(record.markdown, base_url=record.link)),  # nh3
         similar=idx.similar(post_id, limit=5),
     )
 

@@ -60,7 +60,9 @@ def _index_and_check(folder: Path, must_index: dict[str, str], files: int) -> No
 
 @FAST
 @given(meta=frontmatters,
-       body_noise=st.text(st.characters(blacklist_characters="\x00"), max_size=300))
+       # lone surrogates cannot be written as UTF-8: such a file is rightly skipped
+       body_noise=st.text(st.characters(blacklist_characters="\x00",
+                                        blacklist_categories=("Cs",)), max_size=300))
 def test_random_yaml_types_in_every_field_still_index(meta: dict, body_noise: str) -> None:
     """Lists, numbers, nulls, maps, booleans, huge strings in any field: a valid YAML
     mapping is a post, never a crash (DESIGN.md: map, don't demand)."""
@@ -69,7 +71,7 @@ def test_random_yaml_types_in_every_field_still_index(meta: dict, body_noise: st
         folder = Path(tmp)
         (folder / "good.md").write_text(f"---\ntitle: Good\n---\n{unique_word(1)}\n")
         hostile = f"---\n{text}---\n{body_noise}\n\n{unique_word(2)}\n"
-        (folder / "hostile.md").write_text(hostile, encoding="utf-8", errors="surrogatepass")
+        (folder / "hostile.md").write_text(hostile, encoding="utf-8")
         _index_and_check(folder, {unique_word(1): "good.md", unique_word(2): "hostile.md"}, 2)
 
 

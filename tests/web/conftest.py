@@ -12,11 +12,12 @@ from web import create_app
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 
-# Every payload sets window.__xss or opens a dialog if it ever runs in a browser.
+# Every payload sets window.__xss or opens a dialog if it ever runs in a browser. A title
+# is text: its tags go, and its entities become characters (shown escaped, never run).
 HOSTILE_POST = """\
 ---
-title: "Zorblax <script>alert(1)</script> <img src=x onerror=alert(1)> <script>window.__xss=1\
-  </script>"
+title: "Zorblax &lt;script&gt;alert(1)&lt;/script&gt; <img src=x onerror=alert(1)>\
+  <script>window.__xss=1</script>"
 summary: "Zorblax summary <img src=x onerror=window.__xss=2>"
 date: 2021-06-01
 source: "<b>Hostile</b> Source"

@@ -390,7 +390,7 @@ def test_atom_feed_of_everything_has_twenty_entries_and_escapes(client):
     assert feed.bozo == 0 and len(feed.entries) == 20
     hostile = feedparser.parse(client.get("/feed.atom?q=zorblax").data)
     entry = hostile.entries[0]
-    assert entry.id.startswith("urn:searchidx:post:")  # the javascript: url is not used
+    assert entry.id.startswith("tag:searchidx,2024:post/")  # the javascript: url is not used
     assert entry.link.startswith("http://localhost/post/")
     assert "<script>" in entry.title  # kept as text in the XML, escaped on the wire
 

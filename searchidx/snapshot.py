@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import math
 import re
-import struct
 import unicodedata
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import cached_property
 
 import numpy as np
 import rapidfuzz
 from rapidfuzz.distance import OSA
 from whoosh import query
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN
-from whoosh.matching import FilterMatcher
 from whoosh.support.charset import accent_map
 from whoosh.util.numeric import byte_to_length
 
+from searchidx import engine
 from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS, Phrase
 from searchidx.schema import (
     COPY_KEY_SEPARATOR,
@@ -190,14 +188,8 @@ class Snapshot:
             parts = []
             for leaf, _ in self.reader.leaf_readers():
                 codes = np.zeros(leaf.doc_count_all(), dtype=np.uint8)
-                # Whoosh 2.7.5 reads this column one post (one seek and read) at a time;
-                # its bytes are the codes, so read them in one go.
-                perdoc = leaf._perdoc
-                name = f"_{fieldname}_len"
-                if perdoc.has_column(name):
-                    column = perdoc.column_reader(name, LENGTHS_COLUMN)
-                    raw = column._dbfile.get(column._basepos, column._count)
-                    codes[: len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+                raw = engine.length_codes(leaf, fieldname)
+                codes[: len(raw)] = np.frombuffer(raw, dtype=np.uint8)
                 parts.append(_BYTE_LENGTHS[codes])
             return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
@@ -212,16 +204,9 @@ class Snapshot:
             for leaf, offset in self.reader.leaf_readers():
                 if (fieldname, text) not in leaf:
                     continue
-                matcher = leaf.postings(fieldname, text)
-                if isinstance(matcher, FilterMatcher):  # deletions: filtered below instead
-                    matcher = matcher.child
-                # A block at a time: Whoosh's per-posting id()/next() cost ~1 µs each.
-                while matcher.is_active():
-                    matcher._read_ids()
-                    matcher._read_weights()
-                    ids.append(np.asarray(matcher._ids, dtype=np.int32) + offset)
-                    weights.append(np.asarray(matcher._weights, dtype=np.float32))
-                    matcher._next_block()
+                for block_ids, block_weights in engine.posting_blocks(leaf, fieldname, text):
+                    ids.append(np.asarray(block_ids, dtype=np.int32) + offset)
+                    weights.append(np.asarray(block_weights, dtype=np.float32))
             if not ids:
                 return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
             docs, freqs = np.concatenate(ids), np.concatenate(weights)
@@ -495,7 +480,7 @@ class Vocabulary:
         for leaf, _ in self._snapshot.reader.leaf_readers():
             if leaf.doc_count_all() == 0:  # an index of no post is an EmptyReader: no terms
                 continue
-            for text, count in _field_lexicon(leaf, SPELLING_FIELD):
+            for text, count in engine.field_lexicon(leaf, SPELLING_FIELD):
                 counts[text] = counts.get(text, 0) + count
         ordered = sorted(counts)  # UTF-8 byte order is code point order: bisect works
         return ([text.decode("utf-8") for text in ordered],
@@ -621,36 +606,6 @@ def _within_budget(counts: list[int]) -> int:
         if total > EXPANSION_POSTINGS and kept:
             return kept
     return min(len(counts), MAX_EXPANSIONS)
-
-
-_RECORD_LENGTHS = struct.Struct("!II")  # key and value sizes of a term record
-_DOC_FREQUENCY = struct.Struct("!I")  # at byte 5 of a term's W3TermInfo (flags, weight)
-
-
-def _field_lexicon(leaf, fieldname: str) -> Iterator[tuple[bytes, int]]:
-    """(term bytes, posts with it) for every term of a field in one segment, read from
-    the segment's terms file in one pass. Whoosh's `iter_field` decodes a TermInfo object
-    per term through several reads (~5 µs a term: 1.3 s for the 160,000 written words of
-    the three real archives); this parses the records of Whoosh-Reloaded 2.7.5's
-    `OrderedHashReader` (key: field number as 2 bytes, then the term; value: a W3TermInfo
-    whose document frequency is at byte 5) straight from the bytes."""
-    terms = leaf._terms
-    if fieldname not in terms._fieldmap:
-        return
-    prefix = terms._keycoder(fieldname, b"")
-    table = terms._tindex
-    start = table.closest_key_pos(prefix)
-    if start is None:
-        return
-    data = table.dbfile.get(start, table.endofdata - start)
-    pos, end = 0, len(data)
-    while pos < end:
-        key_size, value_size = _RECORD_LENGTHS.unpack_from(data, pos)
-        key = data[pos + 8 : pos + 8 + key_size]
-        if not key.startswith(prefix):
-            return
-        yield key[2:], _DOC_FREQUENCY.unpack_from(data, pos + 8 + key_size + 5)[0]
-        pos += 8 + key_size + value_size
 
 
 class _Values:

@@ -9,7 +9,8 @@ from searchidx.errors import (
     PostNotFound,
     SearchIdxError,
 )
-from searchidx.search import Hit, Index, PostRecord, Results, Stats
+from searchidx.records import Hit, PostRecord, Results, Stats
+from searchidx.search import Index
 
 __version__ = "0.1.0"
 

@@ -15,8 +15,10 @@ from pathlib import Path
 import click
 
 from searchidx import __version__
+from searchidx.arguments import SORTS
 from searchidx.errors import SearchIdxError
-from searchidx.search import SORTS, Hit, Index, PostRecord
+from searchidx.records import Hit, PostRecord
+from searchidx.search import Index
 
 EXIT_FOUND, EXIT_NOT_FOUND, EXIT_ERROR = 0, 1, 2
 

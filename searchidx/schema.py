@@ -46,7 +46,7 @@ _CJK = (
     r"\uac00-\ud7af"  # hangul syllables
 )
 _CJK_RUNS = re.compile(rf"[{_CJK}]+|[^{_CJK}]+")
-_IS_CJK = re.compile(rf"[{_CJK}]")
+IS_CJK = re.compile(rf"[{_CJK}]")
 
 
 class ResearchAnalyzer(Tokenizer):
@@ -159,9 +159,9 @@ class ResearchAnalyzer(Tokenizer):
         """The terms of one lower-cased word."""
         if not text.isascii():
             text = unicodedata.normalize("NFKC", text).translate(accent_map)
-        if text.isalnum() and not _IS_CJK.search(text):
+        if text.isalnum() and not IS_CJK.search(text):
             pieces = [(text, None)]  # the common case: a plain word
-        elif _IS_CJK.search(text):
+        elif IS_CJK.search(text):
             pieces = _cjk_bigrams(text)
         else:
             pieces = [(part, None) for part in _COMPOUND_SPLIT.split(text) if part]
@@ -172,7 +172,7 @@ class ResearchAnalyzer(Tokenizer):
                  in enumerate(zip(parts, pieces, strict=True))]
         query = index
         joined = None
-        if len(pieces) > 1 and not _IS_CJK.search(text):
+        if len(pieces) > 1 and not IS_CJK.search(text):
             whole, stopped = self._term(text)
             joined, _ = self._term("".join(piece for piece, _span in pieces))
             index = [(whole, 0, None, stopped), (joined, 0, None, False), *index]
@@ -234,7 +234,7 @@ def _cjk_bigrams(text: str) -> list[tuple[str, tuple[int, int]]]:
     pieces = []
     start = 0
     for run in _CJK_RUNS.findall(text):
-        if _IS_CJK.match(run) and len(run) > 1:
+        if IS_CJK.match(run) and len(run) > 1:
             pieces.extend((run[i : i + 2], (start + i, start + i + 2)) for i in range(len(run) - 1))
         else:
             pieces.append((run, (start, start + len(run))))
@@ -411,6 +411,23 @@ def to_document(post: Post) -> dict:
         "content_hash": post.content_hash,
     }
     return {name: value for name, value in document.items() if value not in ("", None)}
+
+
+def from_stored(fields: dict) -> dict:
+    """A post's stored fields decoded from the encodings `to_document` gives them: the
+    values `records.Hit` and `records.PostRecord` are made of."""
+    return {
+        "id": fields["id"], "path": fields["path"], "title": fields.get("title", ""),
+        "summary": fields.get("summary", ""), "url": fields.get("url", ""),
+        "source": fields.get("source_name", ""), "date": fields.get("date"),
+        "tags": _listed(fields.get("tags")), "authors": _listed(fields.get("authors")),
+        "thumbnail": fields.get("thumbnail", ""), "hidden": fields.get("hidden", False),
+        "content_hash": fields["content_hash"],
+    }
+
+
+def _listed(value: str | None) -> tuple[str, ...]:
+    return tuple(v for v in (value or "").split(",") if v)
 
 
 def has_index(index_dir: Path) -> bool:

@@ -12,8 +12,8 @@ A query is a small tree (`Word`, `Phrase`, `Pattern`, `Meta`, `Year`, `Dates`, `
 posts it must find. The semantics are those of issue 12 and the README's query syntax:
 
 - a word matches a post whose title, summary or body holds its term; a stop word adds no
-  condition; a compound (`DeepSeek-R1`) matches its joined stem (`deepseekr1`) or the phrase
-  of its parts, so `DeepSeek-R1`, `deepseek-r1` and `"DeepSeek R1"` find the same posts;
+  condition; a compound (`DeepSeek-R1`) matches itself, its joined stem (`deepseekr1`) or
+  the phrase of its parts, so `DeepSeek-R1`, `deepseek-r1` and `"DeepSeek R1"` find the same posts;
 - a phrase matches when its terms sit at successive positions of one field, stop words
   being gaps that any word (or none indexed) may fill; stop words alone add no condition;
 - `pre*`, `a?c`, `a*c`, `word~`, `word~2` are matched against the written (unstemmed)
@@ -304,6 +304,10 @@ def word_alternatives(word: str) -> list[Pieces] | None:
     if len(parts) > 1:
         joined = [t for _, t in word_tokens(STEMMED, "".join(parts), "query") if t is not None]
         alternatives = [((0, term),) for term in joined[:1]]
+        # ... or itself, whole: a compound written inside CJK text ("のGPT-3.5は") is
+        # indexed whole only, as the text around it has no word breaks to split on
+        whole = [t for _, t in word_tokens(STEMMED, word, "query") if t is not None]
+        alternatives += [((0, term),) for term in whole[:1]]
         spelled_out = phrase_pieces(" ".join(parts))
         if spelled_out:
             alternatives.append(spelled_out)

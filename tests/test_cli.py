@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from searchidx import __version__
 from searchidx.cli import cli
 
-HIT_KEYS = {"id", "path", "title", "url", "link", "source", "date", "tags", "score", "snippet",
-            "duplicates"}
+HIT_KEYS = {"id", "path", "title", "url", "link", "source", "date", "tags", "authors", "score",
+            "snippet", "duplicates"}
 STATS_KEYS = {"posts", "sources", "first_date", "last_date", "duplicates", "hidden",
               "index_bytes", "updated_at", "roots", "unreadable"}
 REPORT_KEYS = {"added", "updated", "removed", "unchanged", "skipped", "notices", "seconds"}

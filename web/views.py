@@ -23,8 +23,8 @@ from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from searchidx import BadQuery, Hit, Index, PostRecord, Results
+from searchidx.arguments import MAX_PER_PAGE, MAX_QUERY_CHARS, MAX_RESULT_WINDOW
 from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS
-from searchidx.search import MAX_PER_PAGE, MAX_QUERY_CHARS, MAX_RESULT_WINDOW
 from web import render
 
 bp = Blueprint("search", __name__)

@@ -98,7 +98,7 @@ class Fts5Searcher:
         if since:
             sql += " AND date >= ?"
             params.append(since)
-        # searchidx's field weights (snapshot.FIELD_WEIGHTS: title 2, summary 5, body 1)
+        # searchidx's field weights (ranking.DEFAULT_RANKING: title 2, summary 5, body 1)
         sql += " ORDER BY bm25(posts, 2.0, 5.0, 1.0) LIMIT 10"
         return self.db.execute(sql, params).fetchall()
 

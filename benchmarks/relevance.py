@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import re
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh.filedb.filestore import FileStorage
 
 from benchmarks import beir, generate
-from searchidx import indexer, query, search, snapshot
+from searchidx import indexer, query
 from searchidx.errors import SearchIdxError
 from searchidx.posts import read_post
+from searchidx.ranking import DEFAULT_RANKING, Ranking
 from searchidx.schema import SCHEMA_VERSION, PostSchema, text_analyzer, to_document
 from searchidx.search import Index
 from searchidx.store import Store
@@ -46,51 +46,36 @@ SYNTAX = re.compile(r"""[()\[\]{}"'^~*?:+\-!<>=\\/&|]""")
 
 @dataclass(frozen=True)
 class Variant:
-    """One ranking configuration: the search.py constants it sets, and how queries and
+    """One ranking configuration (`Ranking`, given to `Index.open`), and how queries and
     the index are prepared."""
 
     label: str
-    field_weights: dict[str, float] | None = None
-    all_words_first_max_words: int | None = None  # 0: one BM25 ranking of every match
-    k1: float | None = None
-    b: float | None = None
+    ranking: Ranking = DEFAULT_RANKING
     strip_syntax: bool = False
     stemmed: bool = True
 
 
+WEIGHTS = dict(DEFAULT_RANKING.field_weights)
+
+
+def _ranking(**changes) -> Ranking:
+    return dataclasses.replace(DEFAULT_RANKING, **changes)
+
+
 def variants() -> list[Variant]:
     return [
-        *(Variant(f"title ×{w:g}", field_weights={**snapshot.FIELD_WEIGHTS, "title": w})
+        *(Variant(f"title ×{w:g}", _ranking(field_weights={**WEIGHTS, "title": w}))
           for w in TITLE_WEIGHTS),
-        *(Variant(f"summary ×{w:g}", field_weights={**snapshot.FIELD_WEIGHTS, "summary": w})
+        *(Variant(f"summary ×{w:g}", _ranking(field_weights={**WEIGHTS, "summary": w}))
           for w in SUMMARY_WEIGHTS),
-        *(Variant(f"BM25F K1={k1} B={b}", k1=k1, b=b) for k1 in (0.9, 1.2) for b in (0.4, 0.75)),
-        Variant("every word first, queries of ≤ 3 words", all_words_first_max_words=3),
-        Variant("every word first, all queries", all_words_first_max_words=1000),
-        Variant("one BM25 ranking (plain OR)", all_words_first_max_words=0),
+        *(Variant(f"BM25F K1={k1} B={b}", _ranking(k1=k1, b=b))
+          for k1 in (0.9, 1.2) for b in (0.4, 0.75)),
+        Variant("every word first, queries of ≤ 3 words", _ranking(all_words_first_max_words=3)),
+        Variant("every word first, all queries", _ranking(all_words_first_max_words=1000)),
+        Variant("one BM25 ranking (plain OR)", _ranking(all_words_first_max_words=0)),
         Variant("stemming off (stop words kept out)", stemmed=False),
         Variant("syntax characters stripped from queries", strip_syntax=True),
     ]
-
-
-@contextmanager
-def ranking(variant: Variant) -> Iterator[None]:
-    """Set the ranking constants for the variant, and put them back after."""
-    saved = (snapshot.FIELD_WEIGHTS, snapshot.K1, snapshot.B,
-             search.ALL_WORDS_FIRST_MAX_WORDS)
-    try:
-        if variant.field_weights is not None:
-            snapshot.FIELD_WEIGHTS = variant.field_weights
-        if variant.k1 is not None:
-            snapshot.K1 = variant.k1
-        if variant.b is not None:
-            snapshot.B = variant.b
-        if variant.all_words_first_max_words is not None:
-            search.ALL_WORDS_FIRST_MAX_WORDS = variant.all_words_first_max_words
-        yield
-    finally:
-        (snapshot.FIELD_WEIGHTS, snapshot.K1, snapshot.B,
-         search.ALL_WORDS_FIRST_MAX_WORDS) = saved
 
 
 # --- SciFact ---------------------------------------------------------------------------
@@ -159,9 +144,8 @@ def scifact(quick: bool) -> dict:
 
     def measure(variant: Variant, index_path: Path) -> tuple[dict[str, float], QueryProblems]:
         problems = QueryProblems([], [])
-        with ranking(variant):
-            index = Index.open(index_path)  # a new snapshot: no length norms from another B
-            run = beir.search_run(_searcher(index, variant.strip_syntax, problems), queries)
+        index = Index.open(index_path, ranking=variant.ranking)
+        run = beir.search_run(_searcher(index, variant.strip_syntax, problems), queries)
         run_path = work / "runs" / (re.sub(r"\W+", "-", variant.label).strip("-") + ".trec")
         beir.write_trec_run(run, run_path)
         return beir.evaluate(qrels, run_path), problems
@@ -193,9 +177,7 @@ def scifact_markdown(fig: dict, quick: bool) -> str:
     lines = [
         f"### BEIR SciFact ({scope})",
         "",
-        f"Current defaults (`FIELD_WEIGHTS={snapshot.FIELD_WEIGHTS}`, "
-        f"`K1={snapshot.K1:g}`, `B={snapshot.B:g}`, "
-        f"`ALL_WORDS_FIRST_MAX_WORDS={search.ALL_WORDS_FIRST_MAX_WORDS}`): "
+        f"Current defaults (`{DEFAULT_RANKING}`): "
         f"**nDCG@10 {fig['ndcg@10']:.4f}**, **Recall@100 {fig['recall@100']:.4f}** "
         f"({PUBLISHED}). Indexing took {fig['index_seconds']:.1f} s (a no-op when "
         f"the posts were already indexed); search {fig['ms_per_query']:.0f} ms a query, top 100.",
@@ -271,15 +253,14 @@ def real_archives() -> dict:
 
 def _known_items(variant: Variant, index_dir: Path, cases: list[dict]) -> dict:
     rows = []
-    with ranking(variant):
-        index = Index.open(index_dir)
-        for case in cases:
-            text = SYNTAX.sub(" ", case["query"]) if variant.strip_syntax else case["query"]
-            hits = index.search(text, per_page=10, facets=False, snippets=False).hits
-            found = [Path(hit.path).relative_to(CORPORA).as_posix() for hit in hits]
-            rank = next((i + 1 for i, path in enumerate(found) if path in case["expected"]), None)
-            rows.append({"query": case["query"], "rank": rank, "expected": case["expected"],
-                         "top": found[:3]})
+    index = Index.open(index_dir, ranking=variant.ranking)
+    for case in cases:
+        text = SYNTAX.sub(" ", case["query"]) if variant.strip_syntax else case["query"]
+        hits = index.search(text, per_page=10, facets=False, snippets=False).hits
+        found = [Path(hit.path).relative_to(CORPORA).as_posix() for hit in hits]
+        rank = next((i + 1 for i, path in enumerate(found) if path in case["expected"]), None)
+        rows.append({"query": case["query"], "rank": rank, "expected": case["expected"],
+                     "top": found[:3]})
     return {
         "queries": len(rows),
         "top3": sum(1 for r in rows if r["rank"] and r["rank"] <= 3) / len(rows),

@@ -9,12 +9,14 @@ from searchidx.errors import (
     PostNotFound,
     SearchIdxError,
 )
-from searchidx.records import Hit, PostRecord, Results, Stats
+from searchidx.ranking import DEFAULT_RANKING, Ranking
+from searchidx.records import Hit, IndexReport, PostRecord, Results, Skipped, Stats
 from searchidx.search import Index
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BadQuery", "Hit", "Index", "IndexCorrupt", "IndexLocked", "IndexNotFound", "PostError",
-    "PostNotFound", "PostRecord", "Results", "SearchIdxError", "Stats", "__version__",
+    "DEFAULT_RANKING", "BadQuery", "Hit", "Index", "IndexCorrupt", "IndexLocked",
+    "IndexNotFound", "IndexReport", "PostError", "PostNotFound", "PostRecord", "Ranking",
+    "Results", "SearchIdxError", "Skipped", "Stats", "__version__",
 ]

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from searchidx import engine
 from searchidx.config import CONFIG_NAME, Config, load_config
 from searchidx.errors import IndexLocked, PostError, SearchIdxError
 from searchidx.posts import Post, post_id, read_post
+from searchidx.records import IndexReport, Skipped
 from searchidx.schema import SCHEMA_VERSION, PostSchema, has_index, to_document
 from searchidx.store import STORE_NAME, FileState, Store
 
@@ -45,39 +46,6 @@ _POOL_THRESHOLD = 200  # fewer files than this are parsed in-process (no pool st
 _PARALLEL_BUILD_THRESHOLD = 1000  # a build from scratch this large writes on every core
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Skipped:
-    path: str
-    reason: str
-    was_indexed: bool = False  # its last readable version was taken out of the index
-
-
-@dataclass
-class IndexReport:
-    """What one `update` or `forget` run did."""
-
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)  # what the user should know or do
-    seconds: float = 0.0
-    rebuilt_because: str | None = None  # set when an unreadable index was rebuilt
-
-    def to_json(self) -> dict:
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "removed": self.removed,
-            "unchanged": self.unchanged,
-            "skipped": [{"path": s.path, "reason": s.reason, "was_indexed": s.was_indexed}
-                        for s in self.skipped],
-            "notices": self.notices,
-            "seconds": round(self.seconds, 3),
-        }
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""What searches return: plain, frozen records, each with its JSON shape.
+"""What the library returns: plain records, each with its JSON shape (searches, posts,
+stats, and the report of an indexing run).
 
 Nothing Whoosh is in them. `Hit.of` and `PostRecord.of` take a post's stored values as
 `schema.from_stored` decodes them.
@@ -162,6 +163,39 @@ class Stats:
             "duplicates": self.duplicates, "hidden": self.hidden,
             "index_bytes": self.index_bytes, "updated_at": self.updated_at, "roots": self.roots,
             "unreadable": self.unreadable,
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+    was_indexed: bool = False  # its last readable version was taken out of the index
+
+
+@dataclass
+class IndexReport:
+    """What one `update` or `forget` run did."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # what the user should know or do
+    seconds: float = 0.0
+    rebuilt_because: str | None = None  # set when an unreadable index was rebuilt
+
+    def to_json(self) -> dict:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "skipped": [{"path": s.path, "reason": s.reason, "was_indexed": s.was_indexed}
+                        for s in self.skipped],
+            "notices": self.notices,
+            "seconds": round(self.seconds, 3),
         }
 
 

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from whoosh import query
@@ -33,28 +32,21 @@ from searchidx.arguments import (
 )
 from searchidx.errors import IndexCorrupt, IndexNotFound, PostNotFound
 from searchidx.query import parse, suggest
-from searchidx.records import Hit, PostRecord, Results, Stats
+from searchidx.ranking import DEFAULT_RANKING, Ranking
+from searchidx.records import Hit, IndexReport, PostRecord, Results, Stats
 from searchidx.schema import SCHEMA_VERSION, TEXT_FIELDS, from_stored, has_index
 from searchidx.snapshot import Snapshot
 from searchidx.snippets import snippet_query, snippet_spans
 from searchidx.store import STORE_NAME, Store
 
-if TYPE_CHECKING:
-    from searchidx.indexer import IndexReport
-
-# Keyword queries (up to this many words) list the posts with every word first, then
-# those with some. Longer queries read as descriptions get one BM25 ranking: tiering them
-# let long digests that mention every word bury the post described (top-3 hit rate on
-# the real archives 76% against 88%; SciFact unchanged; benchmarks/relevance.py).
-ALL_WORDS_FIRST_MAX_WORDS = 3
-
-
 
 class Index:
     """An open index. Safe to share between threads."""
 
-    def __init__(self, path: Path, ix, identity: tuple[int, ...] | None = None) -> None:
+    def __init__(self, path: Path, ix, identity: tuple[int, ...] | None = None,
+                 ranking: Ranking = DEFAULT_RANKING) -> None:
         self.path = path
+        self.ranking = ranking
         self._ix = ix
         # Which side-store file `_ix` was opened with (`_identity`): a different one means
         # the folder was deleted and built again, and everything open points at old files.
@@ -63,10 +55,11 @@ class Index:
         self._local = threading.local()
 
     @classmethod
-    def open(cls, path: str | Path) -> Index:
+    def open(cls, path: str | Path, *, ranking: Ranking = DEFAULT_RANKING) -> Index:
+        """The index at `path` (IndexNotFound if there is none: `Index.create` makes one)."""
         path = Path(path).expanduser().absolute()
         identity = _identity(path)
-        return cls(path, _open_ix(path), identity)
+        return cls(path, _open_ix(path), identity, ranking)
 
     def _current_ix(self, identity: tuple[int, ...]):
         """The shared Whoosh index for the side store `identity`, reopened (once, by the
@@ -78,11 +71,26 @@ class Index:
                     self._opened = identity
         return self._ix
 
-    def update(self, roots: Sequence[str | Path] | None = None, **options) -> IndexReport:
-        """Sync the index with the archive folders (see `indexer.update`)."""
+    @classmethod
+    def create(cls, path: str | Path, roots: Sequence[str | Path], *,
+               config_path: str | Path | None = None, jobs: int | None = None,
+               ranking: Ranking = DEFAULT_RANKING) -> Index:
+        """Index the archive folders `roots` at `path` (a new index, or an update of the
+        one there) and open it: the one way in for a first use."""
         from searchidx import indexer  # the parsers it needs cost ~0.1 s to import
 
-        return indexer.update(self.path, roots, **options)
+        indexer.update(path, roots, config_path=config_path, jobs=jobs)
+        return cls.open(path, ranking=ranking)
+
+    def update(self, roots: Sequence[str | Path] | None = None, *, rebuild: bool = False,
+               verify: bool = False, config_path: str | Path | None = None,
+               jobs: int | None = None) -> IndexReport:
+        """Sync the index with the archive folders (`indexer.update`: roots are added to
+        the remembered ones; none re-syncs those)."""
+        from searchidx import indexer
+
+        return indexer.update(self.path, roots, rebuild=rebuild, verify=verify,
+                              config_path=config_path, jobs=jobs)
 
     # --- per-thread resources ---
     def _searcher(self):
@@ -120,7 +128,7 @@ class Index:
         as a later _searcher() may replace and close it)."""
         snapshot = getattr(self._local, "snapshot", None)
         if snapshot is None or snapshot.searcher is not searcher:
-            snapshot = self._local.snapshot = Snapshot(searcher)
+            snapshot = self._local.snapshot = Snapshot(searcher, self.ranking)
         return snapshot
 
     def _store(self) -> Store:
@@ -182,7 +190,7 @@ class Index:
         if sort == "relevance":
             scores = snapshot.best_of_copies(matched, snapshot.scores(terms))
             tiers = [shown]
-            if all_words != any_word and parsed.words <= ALL_WORDS_FIRST_MAX_WORDS:
+            if all_words != any_word and parsed.words <= self.ranking.all_words_first_max_words:
                 every = snapshot.best_of_copies(matched, matched & snapshot.matching(all_words))
                 tiers = [shown & every, shown & ~every]
             ranked = [(docnum, float(scores[docnum]))

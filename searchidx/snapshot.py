@@ -28,6 +28,7 @@ from whoosh.util.numeric import byte_to_length
 
 from searchidx import engine
 from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS, Phrase
+from searchidx.ranking import DEFAULT_RANKING, Ranking
 from searchidx.schema import (
     COPY_KEY_SEPARATOR,
     NO_YEAR,
@@ -44,17 +45,6 @@ CACHE_BYTES = 64 * 2**20
 NAME_FIELDS = ("source_name", "tags", "authors")
 _WORD = re.compile(WORD_PATTERN)
 
-# BM25F (Robertson & Zaragoza 2009): a word's frequencies in title, summary and body are
-# length-normalised per field, weighted, summed, and saturated once, so a word repeated
-# in every field does not count three times. Measured with benchmarks/relevance.py over
-# a grid (title 1-3, summary 1-12, K1 0.9/1.2, B 0.4-0.9): the summary, a sentence or two
-# saying what the post is about, is the strongest known-item signal (real-archive top-3
-# 74% at x1, 85% at x5, flat above); title x2 and B=0.75 lift SciFact nDCG@10 from 0.676
-# (all x1, B=0.4) to 0.684. Per-field BM25 summed (Whoosh's BM25F) reached 0.642.
-FIELD_WEIGHTS = {"title": 2.0, "summary": 5.0, "body": 1.0}
-K1 = 1.2
-B = 0.75
-
 # Whoosh records a field's length per post as one byte on a log scale.
 _BYTE_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
 
@@ -62,8 +52,9 @@ _BYTE_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float
 class Snapshot:
     """What one searcher (one index generation) knows, as arrays over document numbers."""
 
-    def __init__(self, searcher) -> None:
+    def __init__(self, searcher, ranking: Ranking = DEFAULT_RANKING) -> None:
         self.searcher = searcher
+        self.ranking = ranking
         self.reader = searcher.reader()
         self.size = self.reader.doc_count_all()
         self.live = np.zeros(self.size, dtype=bool)  # not deleted
@@ -339,6 +330,7 @@ class Snapshot:
         occurs)."""
         scores = np.zeros(self.size, dtype=np.float32)
         posts = max(1, self.live_count)
+        k1 = self.ranking.k1
         for text, fields in terms.items():
             freq = np.zeros(self.size, dtype=np.float32)
             for fieldname, weight in fields.items():
@@ -350,7 +342,7 @@ class Snapshot:
                 continue
             idf = math.log(1 + (posts - len(found) + 0.5) / (len(found) + 0.5))
             tf = freq[found]
-            scores[found] += idf * tf * (K1 + 1) / (K1 + tf)
+            scores[found] += idf * tf * (k1 + 1) / (k1 + tf)
         return scores
 
     def _length_norm(self, fieldname: str) -> np.ndarray:
@@ -359,7 +351,8 @@ class Snapshot:
             average = float(lengths[self.live].mean()) if self.live.any() else 0.0
             if not average:
                 return np.ones(self.size, dtype=np.float32)
-            return (1 - B) + B * lengths / average
+            b = self.ranking.b
+            return (1 - b) + b * lengths / average
 
         return self._cached(("norm", fieldname), compute)
 
@@ -374,7 +367,7 @@ class Snapshot:
                 text = text.decode("utf-8") if isinstance(text, bytes) else str(text)
                 fields = terms.setdefault(text, {})
                 fields[fieldname] = max(fields.get(fieldname, 0.0),
-                                        boost * FIELD_WEIGHTS[fieldname])
+                                        boost * self.ranking.field_weights[fieldname])
 
         def visit(node: query.Query) -> None:
             if isinstance(node, query.Not):
@@ -383,7 +376,7 @@ class Snapshot:
                 visit(node.a)
                 return
             fieldname = getattr(node, "fieldname", None)
-            if fieldname in FIELD_WEIGHTS:
+            if fieldname in self.ranking.field_weights:
                 if isinstance(node, query.Term):
                     add(fieldname, [node.text], node.boost)
                 elif isinstance(node, query.Phrase) and getattr(node, "scored", True):

@@ -116,10 +116,10 @@ def test_every_cli_option_is_documented():
 def test_readme_query_syntax_states_the_current_limits():
     """The numbers the query-syntax section gives are the code's (they have changed)."""
     from searchidx.query import MAX_EXPANSIONS
-    from searchidx.search import ALL_WORDS_FIRST_MAX_WORDS
+    from searchidx.ranking import DEFAULT_RANKING
 
     section = README[README.index("### Query syntax"):README.index("### JSON for other tools")]
     numbers = {3: "three"}
     assert f"more than {MAX_EXPANSIONS} words" in section
     assert f"the {MAX_EXPANSIONS} most frequent" in section
-    assert f"up to {numbers[ALL_WORDS_FIRST_MAX_WORDS]} words" in section
+    assert f"up to {numbers[DEFAULT_RANKING.all_words_first_max_words]} words" in section

@@ -303,8 +303,8 @@ def snippet_quality(index_dir: Path, queries: list[str], per_page: int = 10) -> 
     analyzer that indexed it), the share whose snippet marks at least one."""
     index = Index.open(index_dir)
     # The query's terms as Index.search scores them: the same parse and snapshot.
-    searcher = index._searcher()  # noqa: SLF001 - a benchmark looks inside on purpose
-    snap = index._snapshot(searcher)  # noqa: SLF001
+    view = index._view()  # noqa: SLF001 - a benchmark looks inside on purpose
+    searcher, snap = view.searcher, view.snapshot
     analyzer = searcher.schema["body"].analyzer
     eligible = marked = 0
     misses = []

@@ -16,6 +16,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,16 @@ from searchidx.schema import SCHEMA_VERSION, TEXT_FIELDS, from_stored, has_index
 from searchidx.snapshot import Snapshot
 from searchidx.snippets import snippet_query, snippet_spans
 from searchidx.store import STORE_NAME, Store
+
+
+@dataclass(frozen=True)
+class _View:
+    """What one call reads, taken together: a searcher (one index generation), its
+    snapshot and the side store."""
+
+    searcher: object
+    snapshot: Snapshot
+    store: Store
 
 
 class Index:
@@ -94,9 +105,9 @@ class Index:
 
     # --- per-thread resources ---
     def _searcher(self):
-        """This thread's searcher, current with the index on disk. Every public method
-        calls it first: it also drops this thread's side-store connection when the index
-        folder was deleted (IndexNotFound) or replaced by a new one."""
+        """This thread's searcher, current with the index on disk (for `_view`). It also
+        drops this thread's side-store connection when the index folder was deleted
+        (IndexNotFound) or replaced by a new one."""
         identity = _identity(self.path)
         local = self._local
         if getattr(local, "identity", None) != identity:
@@ -123,19 +134,18 @@ class Index:
                     resource.close()
         local.searcher = local.store = local.snapshot = local.identity = None
 
-    def _snapshot(self, searcher) -> Snapshot:
-        """The snapshot of `searcher` (this thread's current one: take it once per call,
-        as a later _searcher() may replace and close it)."""
-        snapshot = getattr(self._local, "snapshot", None)
+    def _view(self) -> _View:
+        """This thread's view of the index as it is now. Every public method takes one,
+        once, and reads through it only: a later `_view()` may close its searcher."""
+        searcher = self._searcher()
+        local = self._local
+        snapshot = getattr(local, "snapshot", None)
         if snapshot is None or snapshot.searcher is not searcher:
-            snapshot = self._local.snapshot = Snapshot(searcher, self.ranking)
-        return snapshot
-
-    def _store(self) -> Store:
-        store = getattr(self._local, "store", None)
+            snapshot = local.snapshot = Snapshot(searcher, self.ranking)
+        store = getattr(local, "store", None)
         if store is None:
-            store = self._local.store = Store(self.path, readonly=True)
-        return store
+            store = local.store = Store(self.path, readonly=True)
+        return _View(searcher, snapshot, store)
 
     # --- search ---
     def search(
@@ -164,9 +174,9 @@ class Index:
         check_paging(sort, page, per_page)
         typed = query_text(text)
         text, cut_notice = first_words(typed)
-        searcher = self._searcher()
+        view = self._view()
+        searcher, snapshot = view.searcher, view.snapshot
         filters = filter_query(source, tag, author, since, until)
-        snapshot = self._snapshot(searcher)
         parsed = parse(text, searcher.schema, snapshot.vocabulary)
         all_words, any_word = parsed.every, parsed.any
         notice = "; ".join(n for n in (cut_notice, parsed.notice) if n) or None
@@ -201,7 +211,7 @@ class Index:
         window = ranked[(page - 1) * per_page : wanted]
 
         posts = [from_stored(searcher.stored_fields(docnum)) for docnum, _ in window]
-        bodies = self._store().get_bodies(p["content_hash"] for p in posts) if snippets else {}
+        bodies = view.store.get_bodies(p["content_hash"] for p in posts) if snippets else {}
         wanted = snippet_query(terms, any_word) if snippets and text.strip() else {}
         analyzer = searcher.schema["body"].analyzer
         hits = [
@@ -221,23 +231,24 @@ class Index:
 
     # --- single posts ---
     def get(self, post_id: str) -> PostRecord:
-        return self._record(self._searcher(), post_id)
+        return self._record(self._view(), post_id)
 
-    def _record(self, searcher, post_id: str) -> PostRecord:
-        fields = searcher.document(id=post_id)
+    @staticmethod
+    def _record(view: _View, post_id: str) -> PostRecord:
+        fields = view.searcher.document(id=post_id)
         if fields is None:
             raise PostNotFound(f"no post with id {post_id!r}")
         post = from_stored(fields)
-        stored = self._store().get_text(post["content_hash"])
+        stored = view.store.get_text(post["content_hash"])
         return PostRecord.of(post, body=stored.body if stored else "",
                              markdown=stored.markdown if stored else "")
 
     def similar(self, post_id: str, limit: int = 5, include_hidden: bool = False) -> list[Hit]:
         """Posts like this one: its 20 most telling words (Whoosh's key terms, Bo1), ranked
         with BM25F over title, summary and body like any search; copies of it left out."""
-        searcher = self._searcher()  # once: a later call may replace and close it
-        snapshot = self._snapshot(searcher)
-        post = self._record(searcher, post_id)
+        view = self._view()
+        searcher, snapshot = view.searcher, view.snapshot
+        post = self._record(view, post_id)
         docnum = searcher.document_number(id=post_id)
         text = f"{post.title}\n{post.summary}\n{post.body}"
         words = [word for word, _ in searcher.key_terms_from_text("body", text, numterms=20)]
@@ -257,14 +268,14 @@ class Index:
         return hits
 
     def stats(self) -> Stats:
-        searcher = self._searcher()
-        snapshot = self._snapshot(searcher)
+        view = self._view()
+        searcher, snapshot = view.searcher, view.snapshot
         dated = np.flatnonzero(snapshot.live & snapshot.dated)
         first = last = None
         if len(dated):
             first = searcher.stored_fields(int(dated[snapshot.date[dated].argmin()]))["date"]
             last = searcher.stored_fields(int(dated[snapshot.date[dated].argmax()]))["date"]
-        store = self._store()
+        store = view.store
         return Stats(
             posts=searcher.doc_count(),
             sources=snapshot.source.counts(snapshot.live),

@@ -109,7 +109,7 @@ CORRECT = [
 
 def _posts_with(index: Index, word: str) -> int:
     """The posts that have the word as written (title, summary or body)."""
-    return index._snapshot(index._searcher()).vocabulary.frequency(word)
+    return index._view().snapshot.vocabulary.frequency(word)
 
 
 def _misses(index: Index, cases: list[tuple[str, str, str]]) -> list[str]:

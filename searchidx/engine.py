@@ -70,6 +70,8 @@ def length_codes(leaf, fieldname: str) -> bytes:
     """Each document's length of a field in one segment, as Whoosh's one-byte codes
     (`byte_to_length`); b"" when no document has the field. Whoosh 2.7.5 reads this
     column a document (a seek and a read) at a time; its bytes are the codes."""
+    if leaf.doc_count_all() == 0:  # an index of no post is an EmptyReader, with no columns
+        return b""
     name = f"_{fieldname}_len"
     perdoc = leaf._perdoc
     if not perdoc.has_column(name):

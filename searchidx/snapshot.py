@@ -12,7 +12,6 @@ A `Snapshot` belongs to one searcher and one thread (see `search.Index`).
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from bisect import bisect_left
@@ -26,7 +25,7 @@ from whoosh import query
 from whoosh.support.charset import accent_map
 from whoosh.util.numeric import byte_to_length
 
-from searchidx import engine
+from searchidx import engine, scoring
 from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS, Phrase
 from searchidx.ranking import DEFAULT_RANKING, Ranking
 from searchidx.schema import (
@@ -328,33 +327,16 @@ class Snapshot:
     def scores(self, terms: dict[str, dict[str, float]]) -> np.ndarray:
         """BM25F score of every post for a query's terms (`query_terms`; 0 where none
         occurs)."""
-        scores = np.zeros(self.size, dtype=np.float32)
-        posts = max(1, self.live_count)
-        k1 = self.ranking.k1
-        for text, fields in terms.items():
-            freq = np.zeros(self.size, dtype=np.float32)
-            for fieldname, weight in fields.items():
-                docs, freqs = self.postings(fieldname, text)
-                if len(docs):
-                    freq[docs] += weight * freqs / self._length_norm(fieldname)[docs]
-            found = np.flatnonzero(freq)
-            if not len(found):
-                continue
-            idf = math.log(1 + (posts - len(found) + 0.5) / (len(found) + 0.5))
-            tf = freq[found]
-            scores[found] += idf * tf * (k1 + 1) / (k1 + tf)
-        return scores
+        postings = [
+            [(*self.postings(fieldname, text), weight, self._length_norm(fieldname))
+             for fieldname, weight in fields.items()]
+            for text, fields in terms.items()
+        ]
+        return scoring.bm25f(self.size, self.live_count, postings, self.ranking.k1)
 
     def _length_norm(self, fieldname: str) -> np.ndarray:
-        def compute() -> np.ndarray:
-            lengths = self.field_lengths(fieldname)
-            average = float(lengths[self.live].mean()) if self.live.any() else 0.0
-            if not average:
-                return np.ones(self.size, dtype=np.float32)
-            b = self.ranking.b
-            return (1 - b) + b * lengths / average
-
-        return self._cached(("norm", fieldname), compute)
+        return self._cached(("norm", fieldname), lambda: scoring.length_norm(
+            self.field_lengths(fieldname), self.live, self.ranking.b))
 
     def query_terms(self, q: query.Query) -> dict[str, dict[str, float]]:
         """term -> {text field: weight} for the words a query searches for (wildcards
@@ -389,58 +371,14 @@ class Snapshot:
         return terms
 
     def best(self, tiers: list[np.ndarray], keys: np.ndarray, wanted: int) -> list[int]:
-        """The `wanted` posts with the highest keys, tier by tier (all of the first tier
-        before any of the second); equal keys in index order."""
-        chosen: list[int] = []
-        for tier in tiers:
-            need = wanted - len(chosen)
-            if need <= 0:
-                break
-            docs = np.flatnonzero(tier)
-            if len(docs) > need:
-                # Keep those at or above the need-th highest key (ties included), then sort.
-                kth = np.partition(keys[docs], len(docs) - need)[len(docs) - need]
-                docs = docs[keys[docs] >= kth]
-            order = np.lexsort((docs, -keys[docs]))
-            chosen.extend(docs[order[:need]].tolist())
-        return chosen
+        return scoring.top(tiers, keys, wanted)
 
     def best_of_copies(self, matched: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """`values` (scores, or a mask) with each matching copy of a post given the highest
-        value among that post's matching copies: a post is ranked by its best copy, whichever
-        copy `collapse` shows."""
-        copies = np.flatnonzero(matched & (self.copy_group >= 0))
-        if not len(copies):
-            return values
-        groups = self.copy_group[copies]
-        best = np.zeros(int(groups.max()) + 1, dtype=values.dtype)  # scores are >= 0
-        np.maximum.at(best, groups, values[copies])
-        spread = values.copy()
-        spread[copies] = best[groups]
-        return spread
+        return scoring.best_of_copies(matched, self.copy_group, values)
 
     # --- results ---
-    def collapse(self, matched: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
-        """The posts to show (one per group of copies: the fullest matching copy), and for
-        each shown post with copies, the number of its other copies that matched."""
-        copies = np.flatnonzero(matched & (self.copy_group >= 0))
-        if not len(copies):
-            return matched, {}
-        groups = self.copy_group[copies]
-        # Fullest first within each group (then by id, not by the order posts were added
-        # in); a group's first entry is the copy shown.
-        order = np.lexsort((self.id_number[copies], -self.length[copies], groups))
-        copies, groups = copies[order], groups[order]
-        first = np.ones(len(copies), dtype=bool)
-        first[1:] = groups[1:] != groups[:-1]
-        shown = matched.copy()
-        shown[copies[~first]] = False
-        counts = np.bincount(groups, minlength=int(groups.max()) + 1)
-        return shown, {
-            int(doc): int(counts[group]) - 1
-            for doc, group in zip(copies[first], groups[first], strict=True)
-            if counts[group] > 1
-        }
+    def collapse(self, matched: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
+        return scoring.collapse(matched, self.copy_group, self.length, self.id_number)
 
     def facets(self, shown: np.ndarray) -> dict[str, dict[str, int]]:
         return {

@@ -179,3 +179,17 @@ def test_symlinked_folders_are_followed_once_and_loops_reported(tmp_path, search
     assert posts["Linked"]["path"] == str(archive / "again" / "l.md")  # name order: first
     shutil.rmtree(elsewhere)
     assert "1 removed" in searchidx("index").stdout
+
+
+def test_an_index_whose_posts_were_all_removed_can_be_searched(tmp_path, searchidx,
+                                                               write_post) -> None:
+    # Found by the state machine: Whoosh then commits an index of no segment, whose
+    # reader has no terms file and no length columns.
+    archive = tmp_path / "arch"
+    write_post(archive, "a.md", {"title": "Alpha"}, "Zyxquokka text.")
+    searchidx("index", archive)
+    (archive / "a.md").unlink()
+    assert "1 removed" in searchidx("index").stdout
+    index = Index.open(searchidx.index_dir)
+    for text in ("zyxquokka", "zyx*", "zyxquoka~", '"zyxquokka text"', ""):
+        assert index.search(text).total == 0, text

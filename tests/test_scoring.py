@@ -1,0 +1,67 @@
+"""scoring.py on hand-built arrays: BM25F, length norms, top-N by tiers, copies."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from searchidx import scoring
+
+
+def _postings(docs, freqs, weight=1.0, norm=None, size=4):
+    norm = np.ones(size, dtype=np.float32) if norm is None else np.asarray(norm, np.float32)
+    return (np.asarray(docs), np.asarray(freqs, dtype=np.float32), weight, norm)
+
+
+def test_bm25f_matches_the_formula_for_one_field() -> None:
+    k1 = 1.2
+    scores = scoring.bm25f(4, 4, [[_postings([0, 2], [1, 3])]], k1)
+    idf = math.log(1 + (4 - 2 + 0.5) / (2 + 0.5))
+    expected = [idf * tf * (k1 + 1) / (k1 + tf) for tf in (1, 3)]
+    assert scores[[0, 2]] == pytest.approx(expected, rel=1e-6)
+    assert scores[1] == scores[3] == 0
+
+
+def test_bm25f_saturates_the_fields_summed_not_each_field() -> None:
+    both = scoring.bm25f(4, 4, [[_postings([0], [2]), _postings([0], [2])]], 1.2)
+    twice = 2 * scoring.bm25f(4, 4, [[_postings([0], [2])]], 1.2)
+    assert 0 < both[0] < twice[0]  # summed then saturated: less than two fields' scores
+    weighted = scoring.bm25f(4, 4, [[_postings([0], [2], weight=2.0)]], 1.2)
+    assert weighted[0] == pytest.approx(both[0])  # weight 2 = the same words twice
+
+
+def test_a_longer_field_scores_less_and_an_empty_field_is_neutral() -> None:
+    lengths = np.array([10, 30, 20, 0], dtype=np.float32)
+    live = np.array([True, True, True, False])
+    norm = scoring.length_norm(lengths, live, b=0.75)
+    assert norm[0] < norm[2] < norm[1] and norm[2] == pytest.approx(1.0)
+    scores = scoring.bm25f(4, 3, [[_postings([0, 1], [2, 2], norm=norm)]], 1.2)
+    assert scores[0] > scores[1]
+    assert (scoring.length_norm(np.zeros(3), np.ones(3, bool), 0.75) == 1).all()
+
+
+def test_top_takes_tiers_in_order_and_ties_in_document_order() -> None:
+    keys = np.array([5.0, 9.0, 5.0, 1.0, 9.0])
+    first = np.array([False, False, True, True, False])
+    second = ~first
+    assert scoring.top([first, second], keys, 10) == [2, 3, 1, 4, 0]
+    assert scoring.top([first, second], keys, 3) == [2, 3, 1]
+    assert scoring.top([np.ones(5, bool)], keys, 3) == [1, 4, 0]
+
+
+def test_copies_show_once_as_the_longest_and_rank_as_the_best() -> None:
+    matched = np.array([True, True, True, True, False])
+    group = np.array([0, 0, -1, 0, 0])  # 0, 1, 3 (and the unmatched 4) are copies
+    length = np.array([10, 50, 7, 50, 99])
+    tie_break = np.array([3, 9, 0, 2, 0])
+    shown, copies = scoring.collapse(matched, group, length, tie_break)
+    # 1 and 3 are equally long: the lower tie-break (3) is shown, whatever the doc order
+    assert shown.tolist() == [False, False, True, True, False]
+    assert copies == {3: 2}
+    scores = np.array([4.0, 1.0, 2.0, 3.0, 8.0], dtype=np.float32)
+    spread = scoring.best_of_copies(matched, group, scores)
+    assert spread.tolist() == [4.0, 4.0, 2.0, 4.0, 8.0]  # the unmatched copy does not count
+    nothing = np.zeros(5, bool)
+    assert scoring.collapse(nothing, group, length, tie_break)[1] == {}

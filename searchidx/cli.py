@@ -287,6 +287,19 @@ def similar(ctx, post_id, limit, as_json) -> None:
 
 
 @cli.command()
+@click.option("--format", "output_format", type=click.Choice(["jsonl"]), default="jsonl",
+              show_default=True, help="One JSON object a line (Elasticsearch/OpenSearch "
+              "_bulk, Meilisearch and pandas read it).")
+@click.pass_context
+def export(ctx, output_format) -> None:
+    """Write every post the index holds, with every field and its text, to stdout."""
+    index = _open(ctx)
+    with _stdout():
+        for post in index.export():
+            click.echo(json.dumps(post.to_export(), ensure_ascii=False))
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def stats(ctx, as_json) -> None:

@@ -141,6 +141,10 @@ class PostRecord:
             "thumbnail": self.thumbnail or None, "hidden": self.hidden, "body": self.body,
         }
 
+    def to_export(self) -> dict:
+        """Every field, the markdown as written included: a line of `searchidx export`."""
+        return {**self.to_json(), "markdown": self.markdown}
+
 
 @dataclass(frozen=True)
 class Stats:

@@ -15,7 +15,7 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,6 +266,17 @@ class Index:
             hits.append(Hit.of(post, float(scores[found]),
                                snippet_spans("", post["summary"], {}, None)))
         return hits
+
+    def export(self) -> Iterator[PostRecord]:
+        """Every post the index holds (hidden ones and copies too), in path order, with
+        all its fields and text: what `searchidx export` writes, one JSON object a line."""
+        view = self._view()
+        posts = sorted((from_stored(fields) for fields in view.searcher.all_stored_fields()),
+                       key=lambda post: post["path"])
+        for post in posts:
+            stored = view.store.get_text(post["content_hash"])
+            yield PostRecord.of(post, body=stored.body if stored else "",
+                                markdown=stored.markdown if stored else "")
 
     def stats(self) -> Stats:
         view = self._view()

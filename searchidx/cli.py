@@ -264,6 +264,8 @@ def _print_post(post: PostRecord) -> None:
     ):
         if value:
             click.echo(f"{label + ':':9}{value}")
+    for citation in post.cites:
+        click.echo(f"{'cites:':9}{citation.url}")
     if post.summary:
         click.echo(f"\n{post.summary}")
     click.echo(f"\n{post.body}")

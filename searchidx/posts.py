@@ -21,6 +21,7 @@ import yaml
 from dateutil import parser as dateutil_parser
 from markdown_it import MarkdownIt
 
+from searchidx.cites import Citation, citations
 from searchidx.errors import PostError
 
 # Where each post field may be found in the frontmatter, first match wins.
@@ -81,6 +82,7 @@ class Post:
     authors: tuple[str, ...] = ()
     thumbnail: str = ""
     hidden: bool = False
+    cites: tuple[Citation, ...] = ()  # papers and code its text and links cite
     content_hash: str = field(default="", compare=False)
     id: str = ""  # see post_id
 
@@ -159,6 +161,7 @@ def parse_post(
         authors=_authors(get("authors")),
         thumbnail=_as_text(get("thumbnail")),
         hidden=_is_hidden(meta),
+        cites=citations(f"{markdown}\n{_as_text(get('summary'))}"),
         content_hash=hashlib.sha1(data).hexdigest(),
         id=post_id(key or path),
     )

@@ -30,6 +30,7 @@ from whoosh import qparser
 from whoosh import query as wq
 from whoosh.qparser.common import attach
 
+from searchidx.cites import bare_arxiv_id, query_term
 from searchidx.errors import BadQuery
 from searchidx.schema import TEXT_FIELDS, WORD_PATTERN, ResearchAnalyzer
 
@@ -38,10 +39,13 @@ EXPANSION_POSTINGS = 30_000  # and the posts those words are in, summed: what re
 # query fields of names -> the index field matched by the name's words (Snapshot.matching)
 NAME_FIELDS = {"source": "source_name", "tags": "tags", "authors": "authors"}
 USER_FIELDS = ("title", "summary", "body", "source", "tag", "tags", "author", "authors",
-               "date", "year")
+               "date", "year", "cites")
 NO_WORDS_NOTICE = "the query has no words to search for; showing the newest posts"
 _FIELD_ALIASES = {"tags": ["tag"], "authors": ["author"]}
 _WORD = re.compile(WORD_PATTERN)
+# `cites:https://…`: Whoosh would read `https:` as a field; the scheme says nothing.
+_CITES_SCHEME = re.compile(r"\bcites:(?:https?://)?(?:www\.)?", re.IGNORECASE)
+_ARXIV_FIELD = re.compile(r"(?<![\w:])arxiv:(\d{4}\.\d{4,5}(?:v\d+)?)\b", re.IGNORECASE)
 _FIELD_PREFIX = re.compile(r'"[^"]*"|(?<![\w:])(\w+):(?=\S)')
 # words whose letters a typo may have changed: not operators, numbers, field names, nor
 # the names after source:, tag:, author: (they are not spelled like the posts' words)
@@ -115,6 +119,7 @@ def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
     if not text.strip():
         return ParsedQuery(None, None, None, 0)
     analyzer = schema["body"].analyzer
+    text = _ARXIV_FIELD.sub(r"cites:\1", _CITES_SCHEME.sub("cites:", text))
     text, notices = _unknown_fields(text)
     text, unbalanced = _closed(text)
     notices.append(unbalanced)
@@ -268,6 +273,8 @@ class _Parser(qparser.QueryParser):
                    removestops=True):
         if fieldname in NAME_FIELDS:  # source:deepmind, author:levine
             return wq.Term(NAME_FIELDS[fieldname], text, boost=boost)
+        if fieldname == "cites":  # cites:2303.08774v2, cites:https://github.com/a/b/
+            return wq.Term("cites", query_term(text), boost=boost)
         if fieldname not in TEXT_FIELDS:
             return super().term_query(fieldname, text, termclass, boost, tokenize, removestops)
         if termclass is wq.Term:
@@ -276,7 +283,11 @@ class _Parser(qparser.QueryParser):
             words = [w for w in words if w is not None]
             if not words:
                 return None
-            return words[0] if len(words) == 1 else wq.And(words)
+            found = words[0] if len(words) == 1 else wq.And(words)
+            paper = bare_arxiv_id(text)
+            if paper and fieldname == TEXT_FIELDS[0]:  # `1801.01290`: the posts citing it too
+                return wq.Or([found, wq.Term("cites", paper)])
+            return found
         return termclass(fieldname, text.lower(), boost=boost)  # a pattern: expanded later
 
     def phrase_query(self, fieldname, text, boost):

@@ -12,6 +12,7 @@ import html
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from searchidx.cites import Citation
 from searchidx.schema import identifies_post
 
 
@@ -121,6 +122,7 @@ class PostRecord:
     hidden: bool
     body: str  # plain text
     markdown: str  # as written
+    cites: tuple[Citation, ...] = ()  # papers and code it cites (cites.py)
 
     @classmethod
     def of(cls, post: dict, body: str, markdown: str) -> PostRecord:
@@ -139,6 +141,7 @@ class PostRecord:
             "source": self.source or None, "date": _iso(self.date),
             "tags": list(self.tags), "authors": list(self.authors),
             "thumbnail": self.thumbnail or None, "hidden": self.hidden, "body": self.body,
+            "cites": [{"kind": c.kind, "id": c.id, "url": c.url} for c in self.cites],
         }
 
     def to_export(self) -> dict:

@@ -23,12 +23,14 @@ from whoosh.lang import stemmer_for_language, stopwords_for_language
 from whoosh.support.charset import accent_map
 from whoosh.system import pack_uint
 
+from searchidx.cites import Citation, index_terms
+
 if TYPE_CHECKING:  # posts.py imports the frontmatter and markdown parsers: not for search
     from searchidx.posts import Post
 
 
 # Bump when fields or analyzers change: older indexes are then rebuilt, not misread.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Words, with research tokens kept whole: GPT-4, state-of-the-art, GPT-3.5, C++, C#.
 WORD_PATTERN = r"\w+(?:['’]\w+)?(?:[-./+]\w+(?:['’]\w+)?)*(?:\+\+|#)?"
@@ -316,6 +318,8 @@ class PostSchema(fields.SchemaClass):
     # every index of the archive, whatever order the posts were added in.
     id_number = fields.NUMERIC(bits=64, sortable=True)
     content_hash = fields.STORED()
+    cites = fields.KEYWORD(commas=True, lowercase=True)  # cited ids and kinds (cites.py)
+    citations = fields.STORED()  # "kind:id,…" for the post page
 
 
 NO_YEAR = "none"
@@ -409,6 +413,8 @@ def to_document(post: Post) -> dict:
         "length": len(post.body),
         "id_number": zlib.crc32(post.id.encode("utf-8", "surrogateescape")),
         "content_hash": post.content_hash,
+        "cites": ",".join(index_terms(post.cites)),
+        "citations": ",".join(str(c) for c in post.cites),
     }
     return {name: value for name, value in document.items() if value not in ("", None)}
 
@@ -423,6 +429,7 @@ def from_stored(fields: dict) -> dict:
         "tags": _listed(fields.get("tags")), "authors": _listed(fields.get("authors")),
         "thumbnail": fields.get("thumbnail", ""), "hidden": fields.get("hidden", False),
         "content_hash": fields["content_hash"],
+        "cites": tuple(Citation(*c.split(":", 1)) for c in _listed(fields.get("citations"))),
     }
 
 

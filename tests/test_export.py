@@ -11,7 +11,7 @@ from searchidx.cli import cli
 from searchidx.posts import read_post
 
 FIELDS = {"id", "path", "title", "summary", "url", "link", "source", "date", "tags",
-          "authors", "thumbnail", "hidden", "body", "markdown"}
+          "authors", "thumbnail", "hidden", "body", "markdown", "cites"}
 
 
 def test_export_round_trips_every_post_and_field(corpus_index_dir, corpus_dir) -> None:
@@ -32,3 +32,5 @@ def test_export_round_trips_every_post_and_field(corpus_index_dir, corpus_dir) -
         assert (tuple(line["tags"]), tuple(line["authors"]), line["hidden"]) == (
             post.tags, post.authors, post.hidden)
         assert line["date"] == (post.date.isoformat() + "Z" if post.date else None)
+        assert [(c["kind"], c["id"]) for c in line["cites"]] == [
+            (c.kind, c.id) for c in post.cites]

@@ -30,6 +30,7 @@ from whoosh.support.charset import accent_map
 from whoosh.util.numeric import byte_to_length
 
 from searchidx import engine, scoring
+from searchidx.cites import KINDS as CITATION_KINDS
 from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS, Phrase
 from searchidx.ranking import DEFAULT_RANKING, Ranking
 from searchidx.schema import (
@@ -47,6 +48,8 @@ CACHE_BYTES = 64 * 2**20
 # `Snapshot.matching_names`, in filters and in the query text alike.
 NAME_FIELDS = ("source_name", "tags", "authors")
 _WORD = re.compile(WORD_PATTERN)
+
+PAPERS_SHOWN = 10  # the "paper" facet: the most cited of a result set
 
 # Whoosh records a field's length per post as one byte on a log scale.
 _BYTE_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
@@ -384,12 +387,23 @@ class Snapshot:
     def collapse(self, matched: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
         return scoring.collapse(matched, self.copy_group, self.length, self.id_number)
 
+    @cached_property
+    def papers(self) -> _Values:
+        return _Values(self, "cites")
+
     def facets(self, shown: np.ndarray) -> dict[str, dict[str, int]]:
         return {
             "source": self.source.counts(shown),
             "year": self.year.counts(shown),
             "tag": self.tags.counts(shown),
+            "paper": self._most_cited(shown),
         }
+
+    def _most_cited(self, shown: np.ndarray) -> dict[str, int]:
+        """The papers and repositories most cited by the posts (a mask), not the kinds."""
+        cited = [(name, count) for name, count in self.papers.counts(shown).items()
+                 if name not in CITATION_KINDS]
+        return dict(cited[:PAPERS_SHOWN])
 
     def copies_count(self) -> int:
         """Posts that have a copy (see `copy_group`)."""

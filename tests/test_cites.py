@@ -93,3 +93,13 @@ def test_the_real_archives_papers_are_found_by_everyone_citing_them(tmp_path) ->
         linking = {str(p) for p in (CORPORA / "bair-blog").rglob("*.md")
                    if any(c.id == paper for c in citations(p.read_text(encoding="utf-8")))}
         assert found == linking and len(found) >= 7, paper
+
+
+def test_the_papers_facet_counts_the_most_cited_of_the_matches(cited) -> None:
+    assert cited.search("notes").facets["paper"] == {
+        "1801.01290": 2, "1703.03400": 1, "github.com/rail-berkeley/softlearning": 1}
+    assert cited.search("meta").facets["paper"] == {"1801.01290": 1, "1703.03400": 1}
+    from web import create_app
+
+    html = create_app(cited.path).test_client().get("/?q=notes").get_data(as_text=True)
+    assert "<h2>Papers</h2>" in html and "q=notes+%2Bcites:1801.01290" in html

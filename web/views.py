@@ -162,11 +162,13 @@ def search():
         name: (dict(sorted(counts.items(), reverse=True)) if name == "year" else counts)
         for name, counts in results.facets.items()
     }
-    # A year is a date range; the other facets add a repeatable filter.
+    # A year is a date range; a paper narrows the query to the posts citing it; the other
+    # facets add a repeatable filter.
     facet_links = {
         name: {
             value: (_changed(set_={"since": value, "until": value}) if name == "year"
-                    else _changed(add=(name, value)))
+                    else _changed(set_={"q": f"{text} +cites:{value}".strip()})
+                    if name == "paper" else _changed(add=(name, value)))
             for value in counts
         }
         for name, counts in results.facets.items()

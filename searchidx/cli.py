@@ -188,18 +188,22 @@ def roots(ctx, as_json) -> None:
               help="Results per page.")
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--all", "include_hidden", is_flag=True, help="Include hidden (draft) posts.")
+@click.option("--timeline", is_flag=True,
+              help="Draw the matches per month (per year over long spans) instead of hits.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def search(ctx, query, source, tag, author, since, until, sort, limit, page, include_hidden,
-           as_json) -> None:
+           timeline, as_json) -> None:
     """Search the archive. QUERY uses words, "phrases", title:, source:, tag:, author:,
     date:2023-04, date:[2020 to 2022], AND/OR/NOT, -word, word*, word~."""
     results = _open(ctx).search(
         query, source=source, tag=tag, author=author, since=since, until=until, sort=sort,
-        page=page, per_page=limit, include_hidden=include_hidden, facets=as_json,
+        page=page, per_page=limit, include_hidden=include_hidden, facets=as_json or timeline,
     )
     with _stdout():
-        if as_json:
+        if timeline and not as_json:
+            _print_timeline(results.facets["month"])
+        elif as_json:
             _print_json(results.to_json())
         else:
             if results.notice:
@@ -214,6 +218,27 @@ def search(ctx, query, source, tag, author, since, until, sort, limit, page, inc
             click.echo(f"{shown}{results.total} {posts} ({results.seconds * 1000:.0f} ms)",
                        err=True)
     ctx.exit(EXIT_FOUND if results.hits else EXIT_NOT_FOUND)
+
+
+TIMELINE_BAR = 40  # characters of the longest bar
+
+
+def _print_timeline(months: dict[str, int]) -> None:
+    """One line per month (per year when the matches span more than four years), oldest
+    first, with a bar and the count; then the first month with a match."""
+    if not months:
+        click.echo("no dated post matches", err=True)
+        return
+    periods = months
+    if len(months) > 1 and int(max(months)[:4]) - int(min(months)[:4]) > 4:
+        periods = {}
+        for month, count in months.items():
+            periods[month[:4]] = periods.get(month[:4], 0) + count
+    tallest = max(periods.values())
+    for period, count in periods.items():
+        bar = "█" * max(1, round(TIMELINE_BAR * count / tallest))
+        click.echo(f"{period:>7}  {bar} {count}")
+    click.echo(f"first mentioned: {min(months)}")
 
 
 def _shown_path(path: str) -> str:

@@ -98,6 +98,17 @@ class Snapshot:
         return np.array([v or 0 for v in values], dtype=np.uint64)
 
     @cached_property
+    def month(self) -> np.ndarray:
+        """Each post's month as numpy datetime64[M] (meaningless where not `dated`)."""
+        since_year_one = self.date.astype(np.int64).astype("timedelta64[us]")
+        return (np.datetime64("0001-01-01", "us") + since_year_one).astype("datetime64[M]")
+
+    def months(self, shown: np.ndarray) -> dict[str, int]:
+        """How many of the posts (a mask) are from each month, oldest first: a timeline."""
+        months, counts = np.unique(self.month[shown & self.dated], return_counts=True)
+        return {str(month): int(count) for month, count in zip(months, counts, strict=True)}
+
+    @cached_property
     def newest_rank(self) -> np.ndarray:
         """Each post's place in newest-first order; undated posts come last."""
         return self._rank(self.date.max(initial=0) - self.date)
@@ -397,6 +408,7 @@ class Snapshot:
             "year": self.year.counts(shown),
             "tag": self.tags.counts(shown),
             "paper": self._most_cited(shown),
+            "month": self.months(shown),
         }
 
     def _most_cited(self, shown: np.ndarray) -> dict[str, int]:

@@ -51,7 +51,7 @@ def test_search_json_shape(run) -> None:
     data = _json(result)
     assert set(data) == {"query", "total", "page", "per_page", "hits", "facets", "suggestion",
                          "notice"}
-    assert set(data["facets"]) == {"source", "year", "tag", "paper"}
+    assert set(data["facets"]) == {"source", "year", "tag", "paper", "month"}
     assert data["query"] == "alphafold" and data["page"] == 1 and data["per_page"] == 10
     assert data["total"] == len(data["hits"]) > 0
     for hit in data["hits"]:

@@ -171,6 +171,36 @@ def atom_feed(results: Results, *, self_url: str, page_url: str,
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 
+TIMELINE_WIDTH, TIMELINE_HEIGHT = 600, 48
+
+
+def timeline_svg(months: dict[str, int], month_url: Callable[[str], str]) -> str:
+    """The matches per month ("2023-04" -> count) as an SVG bar chart, every month from
+    the first to the last, each bar a link to that month. No script: it is drawn here."""
+    if not months:
+        return ""
+    first, last = min(months), max(months)
+    start = int(first[:4]) * 12 + int(first[5:]) - 1
+    count = int(last[:4]) * 12 + int(last[5:]) - start
+    every = [f"{(start + i) // 12:04d}-{(start + i) % 12 + 1:02d}" for i in range(count)]
+    width = TIMELINE_WIDTH / len(every)
+    tallest = max(months.values())
+    svg = ET.Element("svg", xmlns="http://www.w3.org/2000/svg", role="img",
+                     viewBox=f"0 0 {TIMELINE_WIDTH} {TIMELINE_HEIGHT}", width="100%",
+                     height=str(TIMELINE_HEIGHT), attrib={"aria-label": "Matches per month"})
+    for number, month in enumerate(every):
+        posts = months.get(month, 0)
+        if not posts:
+            continue
+        height = max(2.0, TIMELINE_HEIGHT * posts / tallest)
+        link = ET.SubElement(svg, "a", href=month_url(month))
+        bar = ET.SubElement(link, "rect", x=f"{number * width:.2f}",
+                            y=f"{TIMELINE_HEIGHT - height:.2f}",
+                            width=f"{max(width - 1, 1):.2f}", height=f"{height:.2f}")
+        ET.SubElement(bar, "title").text = f"{month}: {posts} post{'s' if posts > 1 else ''}"
+    return ET.tostring(svg, encoding="unicode")
+
+
 def opensearch_description(*, html_template: str, atom_template: str) -> bytes:
     """The OpenSearch description that lets a browser add the page as a search engine."""
     ET.register_namespace("", OPENSEARCH_NS)

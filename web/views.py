@@ -157,10 +157,11 @@ def search():
     feed_url = _feed_url(args)
     text = args.pop("text")
     results = _index().search(text, **args)
-    # Years read as a timeline, newest first; the other facets by count (as the library gives).
+    # Years read as a timeline, newest first; the other facets by count (as the library
+    # gives); the months are drawn as a chart, not listed.
     facets = {
         name: (dict(sorted(counts.items(), reverse=True)) if name == "year" else counts)
-        for name, counts in results.facets.items()
+        for name, counts in results.facets.items() if name != "month"
     }
     # A year is a date range; a paper narrows the query to the posts citing it; the other
     # facets add a repeatable filter.
@@ -171,8 +172,10 @@ def search():
                     if name == "paper" else _changed(add=(name, value)))
             for value in counts
         }
-        for name, counts in results.facets.items()
+        for name, counts in results.facets.items() if name != "month"
     }
+    months = results.facets.get("month", {})
+    first_month = min(months, default=None)
     # An empty query is listed newest first unless another order is asked for.
     sort = "newest" if args["sort"] == "relevance" and not text.strip() else args["sort"]
     last_page = min(results.pages, MAX_RESULT_WINDOW // results.per_page)
@@ -185,6 +188,11 @@ def search():
         last_page=last_page,
         past_the_end=results.total > 0 and results.page > last_page,
         facet_links=facet_links,
+        timeline=Markup(render.timeline_svg(  # built by ElementTree: escaped
+            months, lambda month: _changed(set_={"since": month, "until": month}))),
+        first_mentioned=first_month,
+        first_mentioned_url=_changed(set_={"since": first_month, "until": first_month,
+                                           "sort": "oldest"}) if first_month else None,
         active=_active_filters(args),
         page_links=_page_links(results),
         page_url=lambda n: _changed(set_={"page": str(n)}, keep_page=True),

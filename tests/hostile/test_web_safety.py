@@ -50,6 +50,7 @@ class _Audit(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.problems: list[str] = []
         self._in_script = False
+        self._in_svg = False
 
     def handle_starttag(self, tag, attrs) -> None:
         for name, value in attrs:
@@ -58,14 +59,21 @@ class _Audit(HTMLParser):
             if name in ("href", "src", "action", "formaction", "srcdoc") and value and (
                     "".join(value.split()).lower().startswith(("javascript:", "data:text"))):
                 self.problems.append(f"<{tag} {name}={value!r}>")
-        if tag in ("iframe", "object", "embed", "svg"):
+        if tag == "svg" and dict(attrs).get("aria-label") == "Matches per month":
+            self._in_svg = True  # the server-drawn timeline: only bars linking to months
+        elif tag in ("iframe", "object", "embed", "svg"):
             self.problems.append(f"<{tag}>")
+        elif self._in_svg and (tag not in ("a", "rect", "title") or any(
+                name == "href" and not (value or "").startswith("/?") for name, value in attrs)):
+            self.problems.append(f"<{tag}> in the timeline")
         self._in_script = tag == "script"
         if tag == "script" and not dict(attrs).get("src"):
             self.problems.append("inline <script>")
 
     def handle_endtag(self, tag) -> None:
         self._in_script = False
+        if tag == "svg":
+            self._in_svg = False
 
 
 def audit(html: str) -> list[str]:

@@ -48,9 +48,11 @@ _CITES_SCHEME = re.compile(r"\bcites:(?:https?://)?(?:www\.)?", re.IGNORECASE)
 _ARXIV_FIELD = re.compile(r"(?<![\w:])arxiv:(\d{4}\.\d{4,5}(?:v\d+)?)\b", re.IGNORECASE)
 _FIELD_PREFIX = re.compile(r'"[^"]*"|(?<![\w:])(\w+):(?=\S)')
 # words whose letters a typo may have changed: not operators, numbers, field names, nor
-# the names after source:, tag:, author: (they are not spelled like the posts' words)
+# the names after source:, tag:, author:, nor what cites: (they are not spelled like the
+# posts' words)
 _TYPO_CANDIDATE = re.compile(
-    r'\b(?:source|tags?|authors?):(?:"[^"]*"|\S*)|\b\w+:|(?<![\w~*?])([^\W\d_]{3,})(?![\w~*?:])')
+    r'\b(?:source|tags?|authors?|cites):(?:"[^"]*"|\S*)|\b\w+:|'
+    r'(?<![\w~*?])([^\W\d_]{3,})(?![\w~*?:])')
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 _DATE_COMPARISON = re.compile(r"(?<![\w:])date:(>=|<=|>|<)([\d-]+)", re.IGNORECASE)
 # `-word` and `+word`: operators at the start of a word (GPT-4 and C++ stay words), and

@@ -68,6 +68,8 @@ def test_cites_finds_every_post_citing_a_paper_in_any_form(cited) -> None:
         "Soft actor critic notes"}
     assert _titles(cited, "cites:github") == {"Soft actor critic notes"}
     assert cited.search("cites:1703.03400").notice is None
+    # what cites: names is not a word of the posts: never "corrected"
+    assert cited.search("cites:github.com/rail-berkeley/softlearnin").suggestion is None
 
 
 def test_show_json_and_the_post_page_list_what_a_post_cites(cited) -> None:

@@ -91,6 +91,8 @@ def field_lexicon(leaf, fieldname: str) -> Iterator[tuple[bytes, int]]:
     the three real archives); this parses the records of Whoosh-Reloaded 2.7.5's
     `OrderedHashReader` (key: field number as 2 bytes, then the term; value: a W3TermInfo
     whose document frequency is at byte 5) straight from the bytes."""
+    if leaf.doc_count_all() == 0:  # an index of no post is an EmptyReader, with no terms
+        return
     terms = leaf._terms
     if fieldname not in terms._fieldmap:
         return

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from calendar import monthrange
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -455,6 +456,22 @@ def _minus_as_not(text: str) -> str:
     """`-word` as `NOT word`: Whoosh's own minus cannot nest (`-(a -b)`, `(-b) a` failed)
     and drops a NOT beside a `+word`; NOT has one meaning everywhere."""
     return _MINUS.sub(lambda m: m.group(1) or "NOT ", text)
+
+
+def searched_leaves(q: wq.Query) -> Iterator[wq.Query]:
+    """The field queries (terms, phrases, patterns, ranges) a query searches for: those
+    under a NOT, or on the excluding side of an AndNot, only exclude. What is scored and
+    what snippets mark both come from here, so they never disagree."""
+    if isinstance(q, wq.Not):
+        return
+    if isinstance(q, wq.AndNot):
+        yield from searched_leaves(q.a)
+        return
+    if getattr(q, "fieldname", None) is not None:
+        yield q
+        return
+    for child in q.children():
+        yield from searched_leaves(child)
 
 
 def _exclusions_apart(q: wq.Query) -> wq.Query:

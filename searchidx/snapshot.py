@@ -31,7 +31,7 @@ from whoosh.util.numeric import byte_to_length
 
 from searchidx import engine, scoring
 from searchidx.cites import KINDS as CITATION_KINDS
-from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS, Phrase
+from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS, Phrase, searched_leaves
 from searchidx.ranking import DEFAULT_RANKING, Ranking
 from searchidx.schema import (
     COPY_KEY_SEPARATOR,
@@ -369,23 +369,14 @@ class Snapshot:
                 fields[fieldname] = max(fields.get(fieldname, 0.0),
                                         boost * self.ranking.field_weights[fieldname])
 
-        def visit(node: query.Query) -> None:
-            if isinstance(node, query.Not):
-                return
-            if isinstance(node, query.AndNot):
-                visit(node.a)
-                return
-            fieldname = getattr(node, "fieldname", None)
-            if fieldname in self.ranking.field_weights:
-                if isinstance(node, query.Term):
-                    add(fieldname, [node.text], node.boost)
-                elif isinstance(node, query.Phrase) and getattr(node, "scored", True):
-                    add(fieldname, node.words, node.boost)
-                return
-            for child in node.children():
-                visit(child)
-
-        visit(q)
+        for node in searched_leaves(q):
+            fieldname = node.fieldname
+            if fieldname not in self.ranking.field_weights:
+                continue
+            if isinstance(node, query.Term):
+                add(fieldname, [node.text], node.boost)
+            elif isinstance(node, query.Phrase) and getattr(node, "scored", True):
+                add(fieldname, node.words, node.boost)
         return terms
 
     def best(self, tiers: list[np.ndarray], keys: np.ndarray, wanted: int) -> list[int]:
@@ -439,8 +430,6 @@ class Vocabulary:
         until their segment is merged). ~0.2 s for 160,000 words: read on first use."""
         counts: dict[bytes, int] = {}
         for leaf, _ in self._snapshot.reader.leaf_readers():
-            if leaf.doc_count_all() == 0:  # an index of no post is an EmptyReader: no terms
-                continue
             for text, count in engine.field_lexicon(leaf, SPELLING_FIELD):
                 counts[text] = counts.get(text, 0) + count
         ordered = sorted(counts)  # UTF-8 byte order is code point order: bisect works

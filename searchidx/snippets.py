@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from whoosh import query
 from whoosh.support.charset import accent_map
 
+from searchidx.query import searched_leaves
 from searchidx.schema import IS_CJK, MAX_TERM_CHARS, TEXT_FIELDS, WORD_PATTERN
 
 SNIPPET_CHARS = 200  # a snippet's length: one passage
@@ -45,23 +46,12 @@ def snippet_query(terms: dict[str, dict[str, float]], q: query.Query | None
             words.setdefault(name, set()).add(word)
     phrases: dict[str, list[tuple[tuple[int, str], ...]]] = {}
 
-    def visit(node: query.Query) -> None:
-        if isinstance(node, query.Not):
-            return
-        if isinstance(node, query.AndNot):
-            visit(node.a)
-            return
-        if isinstance(node, query.Phrase):
+    for node in searched_leaves(q) if q is not None else ():
+        if isinstance(node, query.Phrase) and node.fieldname in TEXT_FIELDS:
             offsets = getattr(node, "offsets", range(len(node.words)))
             phrase = tuple(zip(offsets, node.words, strict=True))
-            if node.fieldname in TEXT_FIELDS and phrase not in phrases.get(node.fieldname, []):
+            if phrase not in phrases.get(node.fieldname, []):
                 phrases.setdefault(node.fieldname, []).append(phrase)
-            return
-        for child in node.children():
-            visit(child)
-
-    if q is not None:
-        visit(q)
     wanted = {}
     for name in words.keys() | phrases.keys():
         found = frozenset(words.get(name, ()))

@@ -10,6 +10,8 @@ import contextlib
 import json
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -120,7 +122,7 @@ def index(ctx, paths, rebuild, verify, jobs, config_path, strict, as_json) -> No
         ctx.exit(EXIT_NOT_FOUND)
 
 
-def _print_report(report, as_json: bool) -> None:
+def _print_report(report, as_json: bool, prefix: str = "") -> None:
     if as_json:
         _print_json(report.to_json())
         return
@@ -132,7 +134,7 @@ def _print_report(report, as_json: bool) -> None:
         dropped = "; its last version was taken out of the index" if skipped.was_indexed else ""
         click.echo(f"{skipped.path}: {skipped.reason} — skipped{dropped}", err=True)
     click.echo(
-        f"{report.added} added, {report.updated} updated, {report.removed} removed, "
+        f"{prefix}{report.added} added, {report.updated} updated, {report.removed} removed, "
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped "
         f"in {report.seconds:.1f} s"
     )
@@ -176,6 +178,44 @@ def roots(ctx, as_json) -> None:
 
 
 @cli.command()
+@click.pass_context
+def watch(ctx) -> None:
+    """Keep the index in step with the folders it follows as files change (Ctrl-C stops)."""
+    from searchidx import indexer
+    from searchidx.watch import keep_in_step
+
+    if not indexer.roots(ctx.obj):
+        raise SearchIdxError(
+            f"no folders indexed in {ctx.obj}; add one with `searchidx index FOLDER`")
+    click.echo(f"searchidx: keeping {ctx.obj} in step with its folders  (Ctrl-C stops)",
+               err=True)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how watching ends: quietly
+        keep_in_step(ctx.obj, on_update=_print_resync, on_note=_print_note)
+
+
+def _print_resync(report) -> None:
+    """One re-sync of `watch` or `serve --watch`: the report, its summary line timed."""
+    _print_report(report, as_json=False, prefix=time.strftime("%H:%M:%S  "))
+
+
+def _print_note(message: str) -> None:
+    click.echo(f"searchidx: {message}", err=True)
+
+
+def _watch_in_background(index_dir: Path) -> tuple[threading.Event, threading.Thread]:
+    """`serve --watch`: keep_in_step in a thread of the server; set the event to end it."""
+    from searchidx.watch import keep_in_step
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=keep_in_step, args=(index_dir,), name="searchidx-watch", daemon=True,
+        kwargs={"on_update": _print_resync, "on_note": _print_note, "stop": stop},
+    )
+    thread.start()
+    return stop, thread
+
+
+@cli.command()
 @click.argument("query", default="", required=False)
 @click.option("--source", multiple=True,
               help="Only posts from this source, by words of its name (repeatable: any).")
@@ -208,6 +248,8 @@ def search(ctx, query, source, tag, author, since, until, sort, limit, page, inc
         else:
             if results.notice:
                 click.echo(f"note: {results.notice}", err=True)
+            if results.also_searched:
+                click.echo(f"also searched: {results.also_searched}", err=True)
             if results.suggestion:
                 click.echo(f"Did you mean: {results.suggestion}", err=True)
             first = (page - 1) * limit
@@ -353,24 +395,150 @@ def _print_stats(info) -> None:
     for source, count in info.sources.items():
         click.echo(f"  {count:6}  {source}")
 
+@cli.group("feeds")
+def feeds_group() -> None:
+    """The feeds `searchidx fetch` reads (kept in the index folder)."""
+
+
+@feeds_group.command("add")
+@click.argument("url")
+@click.option("--name", help="The source its posts get (default: the feed's own title).")
+@click.pass_context
+def feeds_add(ctx, url, name) -> None:
+    """Subscribe to the RSS, Atom or JSON feed at URL (or rename it with --name)."""
+    from searchidx import feeds
+
+    if feeds.add_feed(ctx.obj, url, name):
+        click.echo(f"added {url.strip()}")
+    else:
+        click.echo(f"{url.strip()} is subscribed already" + ("; renamed" if name else ""))
+
+
+@feeds_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def feeds_list(ctx, as_json) -> None:
+    """The subscribed feeds, with how the last fetch of each went."""
+    from searchidx import feeds
+
+    subscribed = feeds.list_feeds(ctx.obj)
+    with _stdout():
+        if as_json:
+            _print_json({"feeds": [feed.to_json() for feed in subscribed]})
+            return
+        if not subscribed:
+            click.echo("no feeds; add one with `searchidx feeds add URL`", err=True)
+        for feed in subscribed:
+            status = (f"failed: {feed.error}" if feed.error else
+                      f"fetched {feed.fetched_at}" if feed.fetched_at else "never fetched")
+            click.echo(f"{feed.url}  {feed.source}  ({status})")
+
+
+@feeds_group.command("remove")
+@click.argument("url")
+@click.pass_context
+def feeds_remove(ctx, url) -> None:
+    """Unsubscribe from URL. Its posts stay in the archive."""
+    from searchidx import feeds
+
+    feeds.remove_feed(ctx.obj, url)
+    click.echo(f"removed {url.strip()}")
+
+
+@feeds_group.command("import")
+@click.argument("opml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def feeds_import(ctx, opml) -> None:
+    """Subscribe to every feed of an OPML file (a feed reader's export)."""
+    from searchidx import feeds
+
+    report = feeds.import_opml(ctx.obj, opml)
+    for reason in report.skipped:
+        click.echo(f"{reason} — skipped", err=True)
+    click.echo(f"{len(report.added)} added, {len(report.known)} subscribed already, "
+               f"{len(report.skipped)} skipped")
+
+
+@feeds_group.command("export")
+@click.pass_context
+def feeds_export(ctx) -> None:
+    """Print the feed list as OPML, for a feed reader."""
+    from searchidx import feeds
+
+    with _stdout():
+        click.echo(feeds.export_opml(ctx.obj))
+
+
+@cli.command()
+@click.option("--archive", type=click.Path(file_okay=False, path_type=Path),
+              help="Write posts under this folder (remembered: later runs default to it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.pass_context
+def fetch(ctx, archive, as_json) -> None:
+    """Fetch every feed: new and changed items become posts in the archive, then indexed.
+    Exits 1 if a feed failed (the others are still fetched)."""
+    from searchidx import feeds
+
+    report = feeds.fetch(ctx.obj, archive)
+    with _stdout():
+        if as_json:
+            _print_json(report.to_json())
+        else:
+            _print_fetch(report)
+    ctx.exit(EXIT_NOT_FOUND if report.failed else EXIT_FOUND)
+
+
+def _print_fetch(report) -> None:
+    for feed in report.feeds:
+        if feed.failed:
+            click.echo(f"{feed.source}: failed: {feed.failed}")
+        elif feed.not_modified:
+            click.echo(f"{feed.source}: not modified")
+        else:
+            click.echo(f"{feed.source}: {len(feed.new)} new, {len(feed.updated)} updated, "
+                       f"{feed.unchanged} unchanged")
+        for reason in feed.left_alone:
+            click.echo(f"note: {reason}", err=True)
+    for notice in report.notices:
+        click.echo(f"note: {notice}", err=True)
+    if report.feeds:
+        click.echo(
+            f"{sum(len(f.new) for f in report.feeds)} new, "
+            f"{sum(len(f.updated) for f in report.feeds)} updated, "
+            f"{sum(f.unchanged for f in report.feeds)} unchanged, {len(report.failed)} failed "
+            f"in {report.seconds:.1f} s; posts in {report.archive}")
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
 @click.option("--debug", is_flag=True, help="Flask's development server with reloading.")
+@click.option("--watch", "watch_folders", is_flag=True,
+              help="Also keep the index in step with its folders as files change.")
 @click.pass_context
-def serve(ctx, host, port, threads, debug) -> None:
+def serve(ctx, host, port, threads, debug, watch_folders) -> None:
     """Serve the search page (production WSGI server unless --debug)."""
     from web import create_app  # Flask costs ~120 ms to import: only here
 
     app = create_app(ctx.obj)
     click.echo(f"searchidx: serving {ctx.obj} on http://{host}:{port}/  (Ctrl-C stops)", err=True)
-    if debug:
-        app.run(host=host, port=port, debug=True)
-        return
-    import waitress
+    # Flask's reloader runs this command twice: watch only in the process that serves.
+    watching = None
+    if watch_folders and (not debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
+        watching = _watch_in_background(ctx.obj)
+    try:
+        if debug:
+            app.run(host=host, port=port, debug=True)
+            return
+        import waitress
 
-    waitress.serve(app, host=host, port=port, threads=threads, ident="searchidx")
+        waitress.serve(app, host=host, port=port, threads=threads, ident="searchidx")
+    finally:
+        if watching is not None:
+            stop, thread = watching
+            stop.set()
+            thread.join(timeout=10)  # a re-sync in flight may finish; one cut short is redone
 
 
 def main() -> None:

@@ -5,12 +5,19 @@
     [fields]                              # extra frontmatter keys, tried before the defaults
     source = ["publisher", "provider.name"]
     tags = "labels"
+
+    [synonyms]                            # acronyms, added to the built-in ones (synonyms.py)
+    SAE = ["sparse autoencoder"]
+
+Synonyms apply when searching: changing them needs no re-index, so they are not part of
+`Config.digest`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,6 +25,7 @@ from pathlib import Path
 
 from searchidx.errors import SearchIdxError
 from searchidx.posts import DEFAULT_ALIASES
+from searchidx.schema import WORD_PATTERN
 
 CONFIG_NAME = "searchidx.toml"
 DEFAULT_EXTENSIONS = (".md", ".markdown")
@@ -27,6 +35,7 @@ DEFAULT_EXTENSIONS = (".md", ".markdown")
 class Config:
     aliases: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_ALIASES))
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
+    synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @cached_property
     def digest(self) -> str:
@@ -62,4 +71,21 @@ def load_config(path: Path | None) -> Config:
     if not isinstance(extensions, list) or not all(isinstance(e, str) for e in extensions):
         raise SearchIdxError(f"{path}: extensions must be a list like ['.md']")
     extensions = tuple(e if e.startswith(".") else f".{e}" for e in extensions)
-    return Config(aliases=aliases, extensions=tuple(e.lower() for e in extensions))
+    return Config(aliases=aliases, extensions=tuple(e.lower() for e in extensions),
+                  synonyms=_synonyms(path, data.get("synonyms", {})))
+
+
+def _synonyms(path: Path, table: object) -> dict[str, tuple[str, ...]]:
+    if not isinstance(table, dict):
+        raise SearchIdxError(f'{path}: [synonyms] must be a table of ACRONYM = ["meaning"]')
+    synonyms = {}
+    for acronym, meanings in table.items():
+        if not re.fullmatch(WORD_PATTERN, acronym):
+            raise SearchIdxError(f"{path}: [synonyms] {acronym!r} is not one word")
+        meanings = [meanings] if isinstance(meanings, str) else meanings
+        if (not isinstance(meanings, list) or not meanings
+                or not all(isinstance(m, str) and m.strip() for m in meanings)):
+            raise SearchIdxError(
+                f"{path}: [synonyms] {acronym} must be a meaning or a list of meanings")
+        synonyms[acronym] = tuple(meanings)
+    return synonyms

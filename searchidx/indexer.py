@@ -61,6 +61,12 @@ class Root:
     path: Path
     config: Path | None = None
 
+    @property
+    def config_file(self) -> Path:
+        """The one given with the root, else `searchidx.toml` in its folder."""
+        folder = self.path if self.path.is_dir() else self.path.parent
+        return self.config or folder / CONFIG_NAME
+
     def holds(self, path: str) -> bool:
         root = str(self.path)
         return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
@@ -303,7 +309,7 @@ def _scan(followed: list[Root], report: IndexReport) -> dict[str, _Candidate]:
     seen: set[tuple[int, int]] = set()  # (device, inode) of every file taken
     for root in sorted(followed, key=lambda root: (-len(root.path.parts), str(root.path))):
         folder = root.path if root.path.is_dir() else root.path.parent
-        config = load_config(root.config or folder / CONFIG_NAME)
+        config = load_config(root.config_file)
         for path, st in _walk(root.path, config, report):
             if (st.st_dev, st.st_ino) in seen:
                 continue
@@ -411,6 +417,8 @@ def _sync(ix, store: Store, candidates: dict[str, _Candidate], followed: list[Ro
         {"roots": [str(root.path) for root in followed],
          "root_configs": {str(root.path): str(root.config)
                           for root in followed if root.config is not None},
+         # what search reads `[synonyms]` from (existing or not: it may be added later)
+         "config_files": [str(root.config_file) for root in followed],
          "unreadable": [{"path": s.path, "reason": s.reason} for s in report.skipped],
          "updated_at": datetime.now(UTC).isoformat()},
         replace_all=start_over,

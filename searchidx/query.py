@@ -10,7 +10,9 @@ quotes, `*`, `?`, `~`), and this module builds what each piece means:
 - a pattern (`learn*`, `tr?nsformer`, `protien~`) is matched against the words as
   written in the archive (`Vocabulary`), then each word it matches is searched as if
   typed, so `learning*` finds every post `learning` finds;
-- `source:`, `tag:` and `author:` match names by their words, as the filters do.
+- `source:`, `tag:` and `author:` match names by their words, as the filters do;
+- an acronym (`RL`) also matches what it stands for, and that written out also matches
+  the acronym (`synonyms.py`); posts that match as typed rank first (`ParsedQuery.exact`).
 The query is never an error: what cannot be read is searched as plain words, with a
 notice saying so in the user's terms.
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 import re
 from calendar import monthrange
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -34,6 +36,7 @@ from whoosh.qparser.common import attach
 from searchidx.cites import bare_arxiv_id, query_term
 from searchidx.errors import BadQuery
 from searchidx.schema import TEXT_FIELDS, WORD_PATTERN, ResearchAnalyzer
+from searchidx.synonyms import Synonyms
 
 MAX_EXPANSIONS = 50  # words a pattern or fuzzy word may expand to: the most frequent (as Lucene)
 EXPANSION_POSTINGS = 30_000  # and the posts those words are in, summed: what reading costs
@@ -109,15 +112,20 @@ class Phrase(wq.Phrase):
 @dataclass(frozen=True)
 class ParsedQuery:
     """A query for posts with every word, one for posts with any, and a notice.
-    `every` and `any` are None when there is nothing to search for."""
+    `every` and `any` are None when there is nothing to search for. When synonyms were
+    added (`synonyms`: as typed -> what else was searched for), `exact` is `any` without
+    them: the posts that rank first."""
 
     every: wq.Query | None
     any: wq.Query | None
     notice: str | None
     words: int  # the words, phrases and field clauses the user typed
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
+    exact: wq.Query | None = None
 
 
-def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
+def parse(text: str, schema, vocabulary: Vocabulary,
+          synonyms: Synonyms | None = None) -> ParsedQuery:
     """The user's text as queries. Never raises on syntax."""
     if not text.strip():
         return ParsedQuery(None, None, None, 0)
@@ -129,8 +137,9 @@ def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
     if _PROXIMITY.search(text):
         notices.append('proximity ("…"~N) is not supported; searched for the exact phrase')
     text = _minus_as_not(_date_comparisons(text))
+    used: dict[str, list[str]] = {}
     try:
-        every, loose = _syntax(text, schema, analyzer, notices)
+        every, loose = _syntax(text, schema, analyzer, notices, synonyms, used)
     except Exception as exc:  # noqa: BLE001
         # Whoosh's parser fails in many ways (B4's ValueError; IndexError on
         # "x NOT AND y"); whatever it fails on, the words are still searched.
@@ -139,6 +148,7 @@ def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
         every = _Parser(schema, qparser.AndGroup, analyzer, plain=True).parse(words)
         loose = _Parser(schema, qparser.OrGroup, analyzer, plain=True).parse(words)
         notices.append(f"the query syntax was not used ({reason}); searched for its words")
+        used.clear()
     if every is wq.NullQuery:
         return ParsedQuery(None, None, NO_WORDS_NOTICE, 0)
     every, capped = _expand_patterns(every, analyzer, vocabulary)
@@ -146,20 +156,32 @@ def parse(text: str, schema, vocabulary: Vocabulary) -> ParsedQuery:
     if capped:
         notices.append(f"a pattern matched too many words; searched for the most frequent "
                        f"({MAX_EXPANSIONS} at most)")
+    exact = None
+    if used:  # parsed again without synonyms: the same notices, so they are not kept
+        exact = _expand_patterns(_syntax(text, schema, analyzer, [])[1], analyzer,
+                                 vocabulary)[0]
     words = len(every.subqueries) if isinstance(every, wq.And) else 1
     notice = "; ".join(n for n in notices if n) or None
-    return ParsedQuery(every, loose, notice, words)
+    return ParsedQuery(every, loose, notice, words, used, exact)
 
 
-def _syntax(text: str, schema, analyzer: ResearchAnalyzer,
-            notices: list[str | None]) -> tuple[wq.Query, wq.Query]:
+def _syntax(text: str, schema, analyzer: ResearchAnalyzer, notices: list[str | None],
+            synonyms: Synonyms | None = None,
+            used: dict[str, list[str]] | None = None) -> tuple[wq.Query, wq.Query]:
     """The query with words side by side ANDed, and ORed; raises where Whoosh cannot
-    read it (`_Unreadable` says why in the user's terms)."""
+    read it (`_Unreadable` says why in the user's terms). With `synonyms`, what they
+    added is recorded in `used`."""
 
     def read(group) -> wq.Query:
+        parser = _Parser(schema, group, analyzer, synonyms=synonyms)
         # Not normalized before `_exclusions_apart`: normalizing flattens `a (b NOT c)`
-        # into `a b NOT c`, and the NOT would then exclude from `a` too.
-        tree = _Parser(schema, group, analyzer).parse(text, normalize=False)
+        # into `a b NOT c`, and the NOT would then exclude from `a` too; and acronyms
+        # are found while the words are still side by side.
+        tree = parser.parse(text, normalize=False)
+        if synonyms is not None:
+            tree = _with_acronyms(tree, synonyms, analyzer, parser.synonyms_used)
+            if used is not None:
+                used.update(parser.synonyms_used)
         return _exclusions_apart(tree).normalize()
 
     try:
@@ -256,10 +278,13 @@ class _Parser(qparser.QueryParser):
     """Whoosh's parser over title, summary and body (as `MultifieldParser`), with the
     meaning of words, phrases and names from this module."""
 
-    def __init__(self, schema, group, analyzer: ResearchAnalyzer, plain: bool = False):
+    def __init__(self, schema, group, analyzer: ResearchAnalyzer, plain: bool = False,
+                 synonyms: Synonyms | None = None):
         super().__init__(None, schema, group=group)
         self.add_plugin(qparser.MultifieldPlugin(list(TEXT_FIELDS)))
         self.analyzer = analyzer
+        self.synonyms = synonyms
+        self.synonyms_used: dict[str, list[str]] = {}  # as typed -> also searched for
         self.remove_plugin_class(qparser.PhrasePlugin)
         self.add_plugin(_PhrasePlugin())
         if plain:
@@ -290,6 +315,12 @@ class _Parser(qparser.QueryParser):
             paper = bare_arxiv_id(text)
             if paper and fieldname == TEXT_FIELDS[0]:  # `1801.01290`: the posts citing it too
                 return wq.Or([found, wq.Term("cites", paper)])
+            acronym = self.synonyms.expansions(text) if self.synonyms else None
+            if acronym is not None:
+                meanings = [phrase_query(fieldname, self.analyzer.phrase_terms(meaning), boost)
+                            for meaning in acronym[1]]
+                self.synonyms_used[text] = list(acronym[1])
+                return _Meanings([found, *(q for q in meanings if q is not None)])
             return found
         return termclass(fieldname, text.lower(), boost=boost)  # a pattern: expanded later
 
@@ -299,6 +330,11 @@ class _Parser(qparser.QueryParser):
         if fieldname in TEXT_FIELDS:
             return phrase_query(fieldname, self.analyzer.phrase_terms(text), boost)
         return super().term_query(fieldname, text, wq.Term, boost)
+
+
+class _Meanings(wq.Or):
+    """An acronym as typed or what it stands for: not searched for acronyms again by
+    `_with_acronyms` (normalizing merges it into the Or around it)."""
 
 
 class _PhrasePlugin(qparser.PhrasePlugin):
@@ -342,6 +378,117 @@ def phrase_query(fieldname: str, terms: list[str | None],
     if len(words) == 1:
         return wq.Term(fieldname, words[0], boost=boost)
     return Phrase(fieldname, words, [i - offsets[0] for i in offsets], boost=boost)
+
+
+def _with_acronyms(q: wq.Query, synonyms: Synonyms, analyzer: ResearchAnalyzer,
+                   used: dict[str, list[str]]) -> wq.Query:
+    """Words that spell out an acronym ("reinforcement learning", `"mixture of experts"`,
+    side by side in the query) also match the acronym: ANDed words become
+    `(reinforcement AND learning) OR RL`; ORed words get `OR RL`. Beside a `+word` the
+    words are searched as typed (Whoosh has moved them apart by then). `q` is the
+    parsed, not yet normalized query, where each word is still a node of its own."""
+    spelled = {}  # stems of what an acronym stands for -> (the acronym, its meaning)
+    for acronym, meanings in synonyms.table.items():
+        for meaning in meanings:
+            stems = tuple(t for t in analyzer.phrase_terms(meaning) if t is not None)
+            if len(stems) > 1:
+                spelled.setdefault(stems, (acronym, meaning))
+    longest = max(map(len, spelled), default=0)
+
+    def visit(node: wq.Query) -> wq.Query:
+        if isinstance(node, _Meanings | wq.AndMaybe):
+            return _as_typed(node)
+        if type(node) not in (wq.And, wq.Or) or _word_of(node) is not None:
+            return node.apply(visit)
+        children = [visit(child) for child in node.subqueries]
+        if type(node) is wq.Or:
+            children = _words_together(children)
+        out: list[wq.Query] = []
+        added: list[wq.Query] = []
+        start = 0
+        while start < len(children):
+            found = _spelled_at(children, start, spelled, longest)
+            if found is None:
+                out.append(children[start])
+                start += 1
+                continue
+            end, (acronym, meaning), fields = found
+            also = wq.Or([q for f in fields
+                          if (q := word_query(analyzer, f, acronym)) is not None])
+            if acronym not in used.setdefault(meaning, []):
+                used[meaning].append(acronym)
+            if type(node) is wq.And:
+                out.append(wq.Or([wq.And(children[start:end]), also]))
+            else:
+                out.extend(children[start:end])
+                added.append(also)
+            start = end
+        return type(node)(out + added, boost=node.boost)
+
+    # A phrase alone is the whole ORed query (ANDed, it is in a group of one already)
+    return visit(wq.And([q]) if _word_of(q) is not None else q)
+
+
+def _as_typed(node: wq.Query) -> wq.Query:
+    """The query with its `_Meanings` as plain Ors (what `Snapshot.matching` reads)."""
+    if isinstance(node, _Meanings):
+        return wq.Or([_as_typed(child) for child in node.subqueries], boost=node.boost)
+    return node.apply(_as_typed)
+
+
+def _words_together(children: list[wq.Query]) -> list[wq.Query]:
+    """ORed children with the per-field terms of one word gathered into one node again:
+    Whoosh's OR merges the first word's `title:w OR summary:w OR body:w` into its own
+    list, where they would look like three words."""
+    out: list[wq.Query] = []
+    for child in children:
+        word = _word_of(child) if isinstance(child, wq.Term | Phrase) else None
+        before = _word_of(out[-1]) if out and word else None
+        if word and before and before[0] == word[0] and word[1][0] not in before[1]:
+            gathered = out[-1].subqueries if type(out[-1]) is wq.Or else [out[-1]]
+            out[-1] = wq.Or([*gathered, child])
+        else:
+            out.append(child)
+    return out
+
+
+def _spelled_at(children: list[wq.Query], start: int, spelled: dict, longest: int):
+    """(end, (acronym, meaning), fields) for the longest run of word nodes from `start`
+    that spells out an acronym's meaning (stop words between them skipped), or None."""
+    stems: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    best = None
+    for end in range(start, len(children)):
+        word = _word_of(children[end])
+        if word is None or (not word[0] and end == start) or (word[0] and fields
+                                                              and word[1] != fields):
+            break
+        stems, fields = stems + word[0], fields or word[1]
+        if len(stems) > longest:
+            break
+        if word[0] and stems in spelled:
+            best = (end + 1, spelled[stems], fields)
+    return best
+
+
+def _word_of(node: wq.Query) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(its stems, its fields) when a node searches for one word, compound or phrase in
+    text fields (a stop word: no stems), else None."""
+    if isinstance(node, wq.Term) and node.fieldname in TEXT_FIELDS:
+        return (node.text,), (node.fieldname,)
+    if isinstance(node, Phrase) and node.fieldname in TEXT_FIELDS:
+        return tuple(node.words), (node.fieldname,)
+    if type(node) is wq.Or:
+        spelled = [child for child in node.subqueries
+                   if isinstance(child, Phrase) and not child.scored]
+        if spelled:  # a compound (`retrieval-augmented`): the words of its parts
+            return tuple(spelled[0].words), (spelled[0].fieldname,)
+        parts = [_word_of(child) for child in node.subqueries]
+        if not parts:
+            return (), ()
+        if all(part is not None and part[0] == parts[0][0] for part in parts):
+            return parts[0][0], tuple(f for part in parts for f in part[1])
+    return None
 
 
 def _expand_patterns(q: wq.Query, analyzer: ResearchAnalyzer,

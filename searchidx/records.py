@@ -86,7 +86,15 @@ class Results:
     facets: dict[str, dict[str, int]]
     suggestion: str | None = None
     notice: str | None = None  # e.g. "the query was read as plain words"
+    # as typed -> what was searched for too: {"RL": ["reinforcement learning"]}
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
+
+    @property
+    def also_searched(self) -> str | None:
+        """The synonyms used, for people: "RL = reinforcement learning"."""
+        return "; ".join(f"{typed} = {' / '.join(also)}"
+                         for typed, also in self.synonyms.items()) or None
 
     @property
     def pages(self) -> int:
@@ -102,6 +110,7 @@ class Results:
             "facets": self.facets,
             "suggestion": self.suggestion,
             "notice": self.notice,
+            "synonyms": self.synonyms,
         }
 
 

@@ -31,14 +31,15 @@ from searchidx.arguments import (
     first_words,
     query_text,
 )
-from searchidx.errors import IndexCorrupt, IndexNotFound, PostNotFound
+from searchidx.errors import IndexCorrupt, IndexNotFound, PostNotFound, SearchIdxError
 from searchidx.query import parse, suggest
 from searchidx.ranking import DEFAULT_RANKING, Ranking
 from searchidx.records import Hit, IndexReport, PostRecord, Results, Stats
 from searchidx.schema import SCHEMA_VERSION, TEXT_FIELDS, from_stored, has_index
 from searchidx.snapshot import Snapshot
-from searchidx.snippets import snippet_query, snippet_spans
+from searchidx.snippets import match_spans, snippet_query, snippet_spans
 from searchidx.store import STORE_NAME, Store
+from searchidx.synonyms import DEFAULT_SYNONYMS, Synonyms
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class Index:
         self._opened = identity if identity is not None else _identity(path)
         self._reopen_lock = threading.Lock()
         self._local = threading.local()
+        # (the configuration files and their mtimes, the synonyms read from them, a notice)
+        self._synonyms: tuple[tuple, Synonyms, str | None] = ((), DEFAULT_SYNONYMS, None)
 
     @classmethod
     def open(cls, path: str | Path, *, ranking: Ranking = DEFAULT_RANKING) -> Index:
@@ -177,9 +180,10 @@ class Index:
         view = self._view()
         searcher, snapshot = view.searcher, view.snapshot
         filters = filter_query(source, tag, author, since, until)
-        parsed = parse(text, searcher.schema, snapshot.vocabulary)
+        synonyms, config_notice = self._synonyms_of(view.store)
+        parsed = parse(text, searcher.schema, snapshot.vocabulary, synonyms)
         all_words, any_word = parsed.every, parsed.any
-        notice = "; ".join(n for n in (cut_notice, parsed.notice) if n) or None
+        notice = "; ".join(n for n in (cut_notice, config_notice, parsed.notice) if n) or None
         if any_word is None:
             all_words = any_word = query.Every()
             sort = "newest" if sort == "relevance" else sort
@@ -203,6 +207,9 @@ class Index:
             if all_words != any_word and parsed.words <= self.ranking.all_words_first_max_words:
                 every = snapshot.best_of_copies(matched, matched & snapshot.matching(all_words))
                 tiers = [shown & every, shown & ~every]
+            if parsed.exact is not None:  # within each tier, what matches as typed first
+                exact = snapshot.best_of_copies(matched, matched & snapshot.matching(parsed.exact))
+                tiers = [tier & part for tier in tiers for part in (exact, ~exact)]
             ranked = [(docnum, float(scores[docnum]))
                       for docnum in snapshot.best(tiers, scores, wanted)]
         else:
@@ -226,8 +233,43 @@ class Index:
         return Results(
             query=typed, total=int(shown.sum()), page=page, per_page=per_page, hits=hits,
             facets=facet_counts, suggestion=suggestion, notice=notice,
-            seconds=time.perf_counter() - started,
+            synonyms=parsed.synonyms, seconds=time.perf_counter() - started,
         )
+
+    def _synonyms_of(self, store: Store) -> tuple[Synonyms, str | None]:
+        """The built-in synonyms with the `[synonyms]` of the archives' configuration
+        files, read again when one changes (no re-index needed). A file that cannot be
+        read leaves the built-in ones and a notice: searching goes on."""
+        paths = store.meta("config_files") or []  # recorded by each indexing run
+        key = tuple((path, _mtime_ns(Path(path))) for path in paths)
+        if key == self._synonyms[0]:
+            return self._synonyms[1:]
+        synonyms, notice = DEFAULT_SYNONYMS, None
+        for path, mtime in key:
+            if mtime is None:
+                continue
+            from searchidx.config import load_config  # reads posts' settings too: ~50 ms
+
+            try:
+                synonyms = synonyms.with_entries(load_config(Path(path)).synonyms)
+            except SearchIdxError as exc:
+                notice = f"{exc}; its synonyms were not used"
+        self._synonyms = (key, synonyms, notice)
+        return synonyms, notice
+
+    def match_spans(self, text: str, within: str) -> list[tuple[int, int]]:
+        """Where the query `text` matches the plain text `within` (an archived copy's
+        text), as (start, end) spans in order: the words and phrases a search for `text`
+        finds in a body, found as its snippets find them. Never fails on query syntax."""
+        text, _notice = first_words(query_text(text))
+        view = self._view()
+        schema = view.searcher.schema
+        synonyms, _config_notice = self._synonyms_of(view.store)
+        any_word = parse(text, schema, view.snapshot.vocabulary, synonyms).any
+        if any_word is None:
+            return []
+        wanted = snippet_query(view.snapshot.query_terms(any_word), any_word).get("body")
+        return match_spans(within, wanted, schema["body"].analyzer) if wanted else []
 
     # --- single posts ---
     def get(self, post_id: str) -> PostRecord:
@@ -302,6 +344,13 @@ class Index:
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+def _mtime_ns(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
 
 def _not_found(path: Path) -> IndexNotFound:
     return IndexNotFound(

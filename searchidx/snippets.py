@@ -187,6 +187,19 @@ def _matches(text: str, wanted: Wanted, analyzer) -> list[tuple[int, int, object
     return sorted(found, key=lambda match: match[:2])
 
 
+def match_spans(text: str, wanted: Wanted, analyzer) -> list[tuple[int, int]]:
+    """Every place the text shows a wanted term or phrase (up to MAX_SNIPPET_MATCHES), as
+    (start, end) in text order, overlapping or touching places merged: the marks of a
+    whole text, as a snippet's are of one passage (the archived copy marks its text)."""
+    merged: list[tuple[int, int]] = []
+    for start, end, _key in _matches(text, wanted, analyzer):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def _weight(key: object) -> int:
     # A phrase outweighs its words seen apart.
     return len(key) + 1 if isinstance(key, tuple) else 1

@@ -49,7 +49,7 @@ def corpus_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An index of corpus/, built once. Tests must not write to it."""
     index_dir = tmp_path_factory.mktemp("corpus-index") / "index"
     report = indexer.update(index_dir, [CORPUS])
-    assert report.added == 46 and not report.skipped
+    assert report.added == 48 and not report.skipped
     return index_dir
 
 

@@ -27,7 +27,12 @@ posts it must find. The semantics are those of issue 12 and the README's query s
 - `source:`, `tag:`, `author:` (and the API filters) match when the value's words are a
   run of the words of the post's source / one of its tags / one of its authors, folded;
   a hyphenated name is one word (README: `tag:offline-rl`);
-- `year:`, `date:` and `since`/`until` cover whole years, months or days.
+- `year:`, `date:` and `since`/`until` cover whole years, months or days;
+- an acronym of searchidx/synonyms.py's table, typed as a word (in its own case, in
+  capitals, or in lower case unless it is capitals-only; `LLMs` too), also matches the
+  phrases of what it stands for; and words side by side (ANDed, ORed or in a group; stop
+  words between them skipped; one field; phrases and compounds count with their words)
+  that spell out one of those meanings also match the acronym — except beside a `+word`.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from searchidx.schema import (
     ResearchAnalyzer,
     copy_key,
 )
+from searchidx.synonyms import BUILT_IN, CAPITALS_ONLY
 
 TEXT_FIELDS = ("title", "summary", "body")
 MAX_EXPANSIONS = 50  # a pattern stands for at most this many written words (README),
@@ -316,6 +322,69 @@ def word_alternatives(word: str) -> list[Pieces] | None:
     return [_rebased(terms)] if terms else None
 
 
+def acronym_meanings(typed: str) -> tuple[str, ...]:
+    """What an acronym typed as a word stands for (BUILT_IN), or () if it is none."""
+    for form in (typed, typed[:-1] if len(typed) > 2 and typed[-1] in "sS" else ""):
+        for acronym, meanings in BUILT_IN.items():
+            if form in (acronym, acronym.upper()) or (
+                    form == acronym.lower() and acronym not in CAPITALS_ONLY):
+                return meanings
+    return ()
+
+
+@cache
+def _spelled_acronyms() -> dict[tuple[str, ...], str]:
+    """The stems of each meaning of more than one word -> its acronym (the first one)."""
+    spelled: dict[tuple[str, ...], str] = {}
+    for acronym, meanings in BUILT_IN.items():
+        for meaning in meanings:
+            stems = tuple(term for _, term in phrase_pieces(meaning))
+            if len(stems) > 1:
+                spelled.setdefault(stems, acronym)
+    return spelled
+
+
+def stems_in_a_run(node: Node) -> tuple[str, ...] | None:
+    """The stems a node adds to a run of words that may spell out an acronym's meaning:
+    () for a stop word, None when it ends the run (an acronym, a pattern…)."""
+    if isinstance(node, Word):
+        if acronym_meanings(node.text):
+            return None
+        parts = compound_parts(node.text)
+        if len(parts) > 1:  # a compound: its parts, when two or more are not stop words
+            pieces = phrase_pieces(" ".join(parts))
+            return tuple(term for _, term in pieces) if len(pieces) > 1 else None
+        alternatives = word_alternatives(node.text)
+        return () if alternatives is None else tuple(term for _, term in alternatives[0])
+    if isinstance(node, Phrase):
+        pieces = phrase_pieces(" ".join(node.words))
+        return tuple(term for _, term in pieces) or None
+    return None
+
+
+def spelled_runs(children: Sequence[Node]) -> list[tuple[int, int, str]]:
+    """(start, end, acronym) of each longest run of `children` spelling out a meaning."""
+    spelled = _spelled_acronyms()
+    runs, start = [], 0
+    while start < len(children):
+        best, stems = None, ()
+        for end in range(start, len(children)):
+            part = stems_in_a_run(children[end])
+            if part is None or (not part and end == start) or (
+                    part and getattr(children[end], "field", None)
+                    != getattr(children[start], "field", None)):
+                break
+            stems += part
+            if part and stems in spelled:
+                best = (start, end + 1, spelled[stems])
+        if best:
+            runs.append(best)
+            start = best[1]
+        else:
+            start += 1
+    return runs
+
+
 def meta_words(text: str) -> tuple[str, ...]:
     """The words of a source, tag or author name, case-, width- and accent-folded. A
     hyphenated name is one word: `Reinforcement-Learning` -> (reinforcement-learning,)."""
@@ -467,6 +536,8 @@ class Reference:
     # --- answers ---
     def find(self, node: Node, filters: Filters | None = None) -> frozenset[int]:
         """The posts (indexes into `posts`) the query and filters must find."""
+        if not isinstance(node, Group | And | Or):  # the engine's parser groups it too
+            node = Group((("", node),))
         found = self.evaluate(node, plus=not nested_plus(node))
         if found is None:  # only stop words: every post
             found = self.everything
@@ -477,12 +548,16 @@ class Reference:
         """What a results list shows: one hit per post (copies fold into one)."""
         return {self.indexed[i].key for i in found}
 
-    def evaluate(self, node: Node, plus: bool) -> frozenset[int] | None:
+    def evaluate(self, node: Node, plus: bool, spell: bool = True) -> frozenset[int] | None:
         """The posts a node matches; None when it adds no condition (stop words).
-        `plus`: whether `+word` is an operator (see `nested_plus`)."""
+        `plus`: whether `+word` is an operator (see `nested_plus`); `spell`: whether words
+        side by side that spell out an acronym's meaning also match the acronym."""
         fields = TEXT_FIELDS if getattr(node, "field", None) is None else (node.field,)
         if isinstance(node, Word):
-            return self.word(node.text, fields)
+            found = self.word(node.text, fields)
+            meanings = [self._matching([pieces], fields) for meaning in
+                        acronym_meanings(node.text) if (pieces := phrase_pieces(meaning))]
+            return found.union(*meanings) if meanings else found
         if isinstance(node, Phrase):
             pieces = phrase_pieces(" ".join(node.words))
             return self._matching([pieces], fields) if pieces else None
@@ -500,24 +575,37 @@ class Reference:
             return self._where(lambda doc: doc.post.date is not None
                                and start <= doc.post.date < end)
         if isinstance(node, And):
-            found = [f for f in (self.evaluate(c, plus) for c in node.children) if f is not None]
+            found = [self.evaluate(c, plus, spell) for c in node.children]
+            for start, end, acronym in spelled_runs(node.children) if spell else ():
+                run = [f for f in found[start:end] if f is not None]
+                found[start:end] = [frozenset.intersection(*run) | self.word(acronym, fields
+                                    if node.children[start].field is None else
+                                    (node.children[start].field,))]
+            found = [f for f in found if f is not None]
             return frozenset.intersection(*found) if found else None
         if isinstance(node, Or):
-            return self._terms([("", child) for child in node.children], plus)
+            return self._terms([("", child) for child in node.children], plus, spell)
         if isinstance(node, Group):
-            return self._terms(list(node.items), plus)
+            spell = spell and not (plus and any(sign == "+" for sign, _ in node.items))
+            return self._terms(list(node.items), plus, spell)
         raise TypeError(f"not a query node: {node!r}")
 
-    def _terms(self, items: list[tuple[str, Node]], plus: bool) -> frozenset[int] | None:
+    def _terms(self, items: list[tuple[str, Node]], plus: bool,
+               spell: bool) -> frozenset[int] | None:
         """Terms side by side (or ORed): any of the plain ones, or every `+` one; less
-        the posts of the NOT/- ones, and of groups of only those."""
+        the posts of the NOT/- ones, and of groups of only those. A run of them spelling
+        out an acronym's meaning adds the acronym as one more plain term."""
         plain, required, excluded = [], [], []
+        in_runs = [None if sign in ("-", "NOT ") else child for sign, child in items]
+        for start, _, acronym in spelled_runs(in_runs) if spell else ():
+            field = in_runs[start].field
+            plain.append(self.word(acronym, TEXT_FIELDS if field is None else (field,)))
         for sign, child in items:
             if not sign and only_exclusions(child):
-                excluded.extend(f for f in (self.evaluate(c, plus) for _, c in child.items)
+                excluded.extend(f for f in (self.evaluate(c, plus, spell) for _, c in child.items)
                                 if f is not None)
                 continue
-            found = self.evaluate(child, plus)
+            found = self.evaluate(child, plus, spell)
             if found is not None:
                 negated = sign in ("-", "NOT ")
                 (excluded if negated else required if sign == "+" and plus else plain).append(

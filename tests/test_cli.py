@@ -50,7 +50,7 @@ def test_search_json_shape(run) -> None:
     assert result.exit_code == 0, result.stderr
     data = _json(result)
     assert set(data) == {"query", "total", "page", "per_page", "hits", "facets", "suggestion",
-                         "notice"}
+                         "notice", "synonyms"}
     assert set(data["facets"]) == {"source", "year", "tag", "paper", "month"}
     assert data["query"] == "alphafold" and data["page"] == 1 and data["per_page"] == 10
     assert data["total"] == len(data["hits"]) > 0
@@ -151,7 +151,7 @@ def test_similar_json(run, corpus_ids) -> None:
 def test_stats_json(run, corpus_dir) -> None:
     data = _json(run("stats", "--json"))
     assert set(data) == STATS_KEYS
-    assert (data["posts"], data["duplicates"], data["hidden"]) == (46, 2, 1)
+    assert (data["posts"], data["duplicates"], data["hidden"]) == (48, 2, 1)
     assert data["first_date"] == "2015-11-09T08:00:00Z"
     assert data["roots"] == [str(corpus_dir)]
 
@@ -159,7 +159,7 @@ def test_stats_json(run, corpus_dir) -> None:
 def test_stats_text(run) -> None:
     result = run("stats")
     assert result.exit_code == 0
-    assert "posts:      46 (1 hidden, 2 share a url)" in result.stdout
+    assert "posts:      48 (1 hidden, 2 share a url)" in result.stdout
 
 
 def test_no_color_env_strips_ansi(run) -> None:
@@ -174,7 +174,7 @@ def test_searchidx_index_env_var(corpus_index_dir) -> None:
     result = CliRunner().invoke(cli, ["stats", "--json"],
                                 env={"SEARCHIDX_INDEX": str(corpus_index_dir)})
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["posts"] == 46
+    assert json.loads(result.stdout)["posts"] == 48
 
 
 # --- index command --------------------------------------------------------------------------

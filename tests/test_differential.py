@@ -52,6 +52,7 @@ from hypothesis import strategies as st
 from benchmarks.generate import generate
 from searchidx import Index, indexer
 from searchidx.posts import read_post
+from searchidx.synonyms import BUILT_IN
 from tests import reference
 from tests.reference import (
     TEXT_FIELDS,
@@ -117,7 +118,7 @@ def _build(tmp: Path, roots: list[Path]) -> Archive:
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Archive:
-    """corpus/ (46 posts, one pair of copies) and 300 generated posts, indexed once."""
+    """corpus/ (48 posts, one pair of copies) and 300 generated posts, indexed once."""
     tmp = tmp_path_factory.mktemp("differential")
     shutil.copytree(CORPUS, tmp / "archive" / "corpus")
     generate(tmp / "archive" / "generated", GENERATED_POSTS, seed=SEED)
@@ -362,13 +363,32 @@ def _dates(draw, pools: Pools) -> Node:
     return Dates(first, last)
 
 
+@st.composite
+def _acronym(draw) -> Node:
+    """An acronym of the synonym table as a user may type it, or its meaning written out:
+    as a phrase, as words side by side, ANDed or ORed (with a field, at times)."""
+    acronym = draw(st.sampled_from(sorted(BUILT_IN)))
+    if draw(st.booleans()):
+        typed = draw(st.sampled_from([acronym, acronym.upper(), acronym.lower(),
+                                      acronym + "s", acronym.lower() + "s"]))
+        return Word(typed, draw(st.sampled_from([None, None, *TEXT_FIELDS])))
+    words = tuple(reference._WORD.findall(draw(st.sampled_from(BUILT_IN[acronym]))))
+    field = draw(st.sampled_from([None, None, None, *TEXT_FIELDS]))
+    shape = draw(st.sampled_from(["phrase", "group", "and", "or"]))
+    if shape == "phrase":
+        return Phrase(words, field)
+    children = tuple(Word(word, field) for word in words)
+    return {"group": lambda: Group(tuple(("", child) for child in children)),
+            "and": lambda: And(children), "or": lambda: Or(children)}[shape]()
+
+
 def atoms(pools: Pools) -> st.SearchStrategy[Node]:
     words = st.integers(0, len(pools.words[None]) - 1).map(lambda i: Word(pools.words[None][i]))
     phrases = st.sampled_from([n for n in TEXT_FIELDS if pools.runs[n]]).flatmap(
         lambda name: _run(pools, name)).map(Phrase)
     kinds = [words, words, phrases, phrases, phrases, _gapped_phrase(pools),
              _gapped_phrase(pools), _pattern(pools), _pattern(pools), _in_field(pools),
-             _in_field(pools), _dates(pools)]
+             _in_field(pools), _dates(pools), _acronym(), _acronym()]
     if pools.names:
         kinds.append(_meta(pools))
     return st.one_of(kinds)
@@ -564,27 +584,27 @@ def test_the_reference_on_hand_written_posts(tmp_path, write_post) -> None:
 class _GaplessPhrases(Reference):
     """Mutant: stop words in a phrase are dropped instead of leaving a gap."""
 
-    def evaluate(self, node: Node, plus: bool):
+    def evaluate(self, node: Node, plus: bool, spell: bool = True):
         if isinstance(node, Phrase):
             kept = [w for w in node.words if word_alternatives(w) is not None]
             pieces = tuple((i, term) for i, term in enumerate(
                 t for _, t in phrase_pieces(" ".join(kept))))
             fields = TEXT_FIELDS if node.field is None else (node.field,)
             return self._matching([pieces] if pieces else [], fields)
-        return super().evaluate(node, plus)
+        return super().evaluate(node, plus, spell)
 
 
 class _PrefixesOnStems(Reference):
     """Mutant: `pre*` matches the stemmed terms that start with `pre`."""
 
-    def evaluate(self, node: Node, plus: bool):
+    def evaluate(self, node: Node, plus: bool, spell: bool = True):
         if isinstance(node, Pattern) and re.fullmatch(r"\w+\*", node.text):
             prefix = reference.fold(node.text[:-1])
             fields = TEXT_FIELDS if node.field is None else (node.field,)
             return frozenset().union(*(
                 posts for name in fields for term, posts in self.posts_with_term[name].items()
                 if term.startswith(prefix)))
-        return super().evaluate(node, plus)
+        return super().evaluate(node, plus, spell)
 
 
 @pytest.mark.parametrize("mutant", [_GaplessPhrases, _PrefixesOnStems])

@@ -198,7 +198,7 @@ def test_a_cut_query_keeps_the_parser_notice(corpus_index) -> None:
 def test_empty_query_lists_newest_first(corpus_index) -> None:
     results = corpus_index.search("", per_page=100)
     dates = [hit.date for hit in results.hits]
-    assert results.total == 44  # 46 files, minus the draft, minus one folded duplicate
+    assert results.total == 46  # 48 files, minus the draft, minus one folded duplicate
     assert dates[:-1] == sorted(dates[:-1], reverse=True)
     assert _names(results)[-1] == UNDATED
 
@@ -322,7 +322,7 @@ def test_a_datetime_is_a_moment_and_a_date_a_whole_day(corpus_index) -> None:
 )
 def test_wrong_argument_types_are_bad_queries(corpus_index, options: dict, message) -> None:
     if message is None:  # None is "no filter", as the default
-        assert corpus_index.search("", **options).total == 44
+        assert corpus_index.search("", **options).total == 46
         return
     text = options.pop("text", "")
     with pytest.raises(BadQuery, match=re.escape(message)):
@@ -354,7 +354,7 @@ def test_bad_dates_are_bad_queries(corpus_index, options: dict) -> None:
 def test_hidden_posts_excluded_unless_asked(corpus_index) -> None:
     assert DRAFT not in _all(corpus_index, "chinchilla")
     assert _names(corpus_index.search("chinchilla", include_hidden=True))[0] == DRAFT
-    assert corpus_index.search("", include_hidden=True).total == 45
+    assert corpus_index.search("", include_hidden=True).total == 47
 
 
 # --- sort and paging ------------------------------------------------------------------------------
@@ -493,10 +493,10 @@ def test_similar_unknown_id(corpus_index) -> None:
 
 def test_stats(corpus_index, corpus_dir) -> None:
     stats = corpus_index.stats()
-    assert stats.posts == 46
+    assert stats.posts == 48
     assert stats.duplicates == 2
     assert stats.hidden == 1
-    assert len(stats.sources) == 15 and stats.sources["DeepMind Blog"] == 13
+    assert len(stats.sources) == 16 and stats.sources["DeepMind Blog"] == 13
     assert stats.first_date == datetime(2015, 11, 9, 8, 0)
     assert stats.last_date == datetime(2026, 3, 9, 9, 0)
     assert stats.index_bytes > 0

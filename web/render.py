@@ -5,9 +5,11 @@ Pure functions of their arguments; the views pass in URLs so nothing here needs 
 
 from __future__ import annotations
 
+import html
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -93,6 +95,97 @@ def _image_or_alt(match: re.Match) -> str:
     if attributes.get("src", "").strip():
         return match.group(0)
     return attributes.get("alt", "")
+
+
+# A tag as nh3 writes it (attribute values double-quoted: a ">" in one is inside quotes).
+_TAG = re.compile(r'<(/?)([a-zA-Z][a-zA-Z0-9]*)(?:[^>"]|"[^"]*")*>')
+# Text on either side of these runs on ("re<em>inforce</em>ment" is one word); any other
+# tag (a paragraph, a cell, a line break) parts words, as it does on the screen.
+_INLINE_TAGS = {"a", "abbr", "b", "code", "del", "em", "i", "ins", "kbd", "mark", "q", "s",
+                "small", "span", "strong", "sub", "sup", "u"}
+
+
+@dataclass(frozen=True)
+class Marked:
+    """An archived copy's HTML with the query's places marked: `marks` of them, `jumps`
+    of those with an id (mark-1 … mark-N) to jump to."""
+
+    html: str
+    marks: int
+    jumps: int
+
+
+def mark_html(body_html: str, spans_of: Callable[[str], list[tuple[int, int]]]) -> Marked:
+    """Sanitized HTML (`markdown_html`) with the places `spans_of` finds in its text (as
+    a reader sees it: entities decoded, paragraphs apart) in <mark>. Only text changes:
+    tags, attributes and every text node without a mark stay byte for byte. A mark outside
+    a link is a place to jump to: `id="mark-N"`, then a link to the next (the stylesheet
+    shows it at the mark jumped to; the last links to the first). A link may hold no
+    other link, so marks inside one are not in that chain."""
+    # The page's text, and each piece of markup with where its text starts in that text
+    # (None for a tag).
+    pieces: list[tuple[str, int | None]] = []
+    text: list[str] = []
+    length = at = 0
+    for tag in [*_TAG.finditer(body_html), None]:
+        end = tag.start() if tag else len(body_html)
+        if end > at:
+            node = html.unescape(body_html[at:end])
+            pieces.append((body_html[at:end], length))
+            text.append(node)
+            length += len(node)
+        if tag is None:
+            break
+        pieces.append((tag.group(), None))
+        if tag.group(2).lower() not in _INLINE_TAGS:
+            text.append("\n")
+            length += 1
+        at = tag.end()
+    plain = "".join(text)
+    spans: list[tuple[int, int]] = []
+    for start, stop in spans_of(plain):
+        if spans and not plain[spans[-1][1]:start].strip(" \t"):
+            spans[-1] = (spans[-1][0], stop)  # words marked side by side on a line: one place
+        else:
+            spans.append((start, stop))
+    if not spans:
+        return Marked(body_html, 0, 0)
+
+    out: list[str] = []
+    in_link = jumps = 0
+    last_next = None  # where in `out` the last jump's "next" link is
+    span = 0  # the first span not yet marked to its end
+    for raw, start in pieces:
+        if start is None:
+            if _TAG.match(raw).group(2).lower() == "a":
+                in_link += -1 if raw.startswith("</") else 1
+            out.append(raw)
+            continue
+        end = start + len(html.unescape(raw))
+        if span == len(spans) or spans[span][0] >= end:
+            out.append(raw)  # no mark in this node
+            continue
+        done = start
+        while span < len(spans) and spans[span][0] < end:
+            begin, stop = max(spans[span][0], start), min(spans[span][1], end)
+            marked = html.escape(plain[begin:stop], quote=False)
+            out.append(html.escape(plain[done:begin], quote=False))
+            done = stop
+            if spans[span][1] > end:  # the place goes on in the next text node
+                out.append(f"<mark>{marked}</mark>")
+                break
+            if in_link:
+                out.append(f"<mark>{marked}</mark>")
+            else:  # the jump is to a place's last piece: the "next" link must follow it
+                jumps += 1
+                out.append(f'<mark id="mark-{jumps}">{marked}</mark>'
+                           f'<a class="next-mark" href="#mark-{jumps + 1}">next match</a>')
+                last_next = len(out) - 1
+            span += 1
+        out.append(html.escape(plain[done:end], quote=False))
+    if last_next is not None:
+        out[last_next] = out[last_next].replace(f'"#mark-{jumps + 1}"', '"#mark-1"')
+    return Marked("".join(out), len(spans), jumps)
 
 
 def post_base_url(url: str) -> str:

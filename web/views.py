@@ -199,17 +199,35 @@ def search():
         suggestion_url=(_changed(set_={"q": results.suggestion}) if results.suggestion else None),
         sort_labels=SORT_LABELS,
         feed_url=feed_url,
+        updated_at=_updated_at(),
     )
+
+
+def _updated_at() -> datetime | None:
+    """When the index was last synced with its folders (with `serve --watch`, the page is
+    that fresh). stats() costs ~0.5 ms a page at 10,000 posts."""
+    stamp = _index().stats().updated_at
+    return datetime.fromisoformat(stamp) if stamp else None
 
 
 @bp.route("/post/<post_id>")
 def post(post_id: str):
     idx = _index()
     record = idx.get(post_id)
+    body_html = render.markdown_html(record.markdown, base_url=record.link)
+    # Reached from a result (?q=…): the query's places in the text are marked, found as
+    # the search found them. match_spans never fails on syntax: a malformed query marks
+    # what words it has, or nothing.
+    query = request.args.get("q", "")
+    marked = None
+    if query.strip():
+        marked = render.mark_html(body_html, lambda text: idx.match_spans(query, text))
     return render_template(
         "post.html",
         post=record,
-        body_html=Markup(render.markdown_html(record.markdown, base_url=record.link)),  # nh3
+        body_html=Markup(marked.html if marked else body_html),  # nh3, then marks on text
+        query=query,
+        marked=marked,
         similar=idx.similar(post_id, limit=5),
     )
 

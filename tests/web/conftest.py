@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,11 @@ from web import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
 
 # Every payload sets window.__xss or opens a dialog if it ever runs in a browser. A title
 # is text: its tags go, and its entities become characters (shown escaped, never run).
@@ -52,7 +58,7 @@ def extra_archive(tmp_path_factory) -> Path:
 def index_dir(tmp_path_factory, extra_archive) -> Path:
     path = tmp_path_factory.mktemp("index")
     report = indexer.update(path, [CORPUS, extra_archive])
-    assert report.added == 47 and not report.skipped, report.to_json()
+    assert report.added == 49 and not report.skipped, report.to_json()
     return path
 
 
@@ -79,3 +85,66 @@ def client(app):
 @pytest.fixture(scope="session")
 def hostile_id(idx) -> str:
     return idx.search("zorblax").hits[0].id
+
+
+# Headless Chromium on the app served by waitress, as `searchidx serve` does (the browser
+# tests: test_browser.py, test_instant.py, test_marks.py).
+@pytest.fixture(scope="module")
+def base_url(app):
+    import waitress
+
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.task_dispatcher.shutdown(timeout=5)  # let running requests finish first
+    server.close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser(base_url):  # depends on the server so that it closes before the server does
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def open_page(browser):
+    """Opens fresh pages (in contexts made with Playwright's `new_context` options, such
+    as color_scheme="dark") that record every dialog and script error they see."""
+    contexts = []
+
+    def open_(**options):
+        context = browser.new_context(**options)
+        contexts.append(context)
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        page.dialogs = []
+        page.errors = []
+
+        def on_dialog(dialog) -> None:
+            page.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        # Images that cannot load (no network here; the hostile post's src=x) are not
+        # errors; script errors and Content-Security-Policy violations are.
+        page.on("console", lambda msg: msg.type == "error"
+                and not msg.text.startswith("Failed to load resource")
+                and page.errors.append(msg.text))
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture()
+def page(open_page):
+    """A fresh page that records every dialog and script error it sees."""
+    return open_page()

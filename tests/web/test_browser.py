@@ -2,70 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
+CHROMIUM = Path("/usr/bin/chromium")  # the fixtures (base_url, browser, page) are in conftest.py
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(),
                        reason="needs /usr/bin/chromium (apt-get install -y chromium)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def base_url(app):
-    import waitress
-
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.task_dispatcher.shutdown(timeout=5)  # let running requests finish first
-    server.close()
-    thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser(base_url):  # depends on the server so that it closes before the server does
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture()
-def page(browser):
-    """A fresh page that records every dialog and script error it sees."""
-    context = browser.new_context()
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.dialogs = []
-    page.errors = []
-
-    def on_dialog(dialog) -> None:
-        page.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    # Images that cannot load (no network here; the hostile post's src=x) are not errors;
-    # script errors and Content-Security-Policy violations are.
-    page.on("console", lambda msg: msg.type == "error"
-            and not msg.text.startswith("Failed to load resource")
-            and page.errors.append(msg.text))
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    yield page
-    context.close()
 
 
 def params(url: str) -> dict[str, list[str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -177,9 +178,26 @@ def roots(ctx, as_json) -> None:
             click.echo(f"{count:7}  {root.path}{extra}")
 
 
+class Duration(click.ParamType):
+    """`90s`, `30m`, `1h`, `1d` (or a number of seconds) as seconds."""
+
+    name = "duration"
+    _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    def convert(self, value, param, ctx) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", str(value))
+        if not match or float(match.group(1)) <= 0:
+            self.fail(f"{value!r} is not a duration; write e.g. 90s, 30m, 1h or 1d", param, ctx)
+        return float(match.group(1)) * self._UNITS[match.group(2) or "s"]
+
+
 @cli.command()
+@click.option("--fetch-every", type=Duration(), metavar="DURATION",
+              help="Also fetch the feeds (`searchidx feeds`) this often: 30m, 1h, 1d.")
 @click.pass_context
-def watch(ctx) -> None:
+def watch(ctx, fetch_every) -> None:
     """Keep the index in step with the folders it follows as files change (Ctrl-C stops)."""
     from searchidx import indexer
     from searchidx.watch import keep_in_step
@@ -190,7 +208,13 @@ def watch(ctx) -> None:
     click.echo(f"searchidx: keeping {ctx.obj} in step with its folders  (Ctrl-C stops)",
                err=True)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how watching ends: quietly
-        keep_in_step(ctx.obj, on_update=_print_resync, on_note=_print_note)
+        keep_in_step(ctx.obj, on_update=_print_resync, on_note=_print_note,
+                     fetch_every=fetch_every, on_fetch=_print_timed_fetch)
+
+
+def _print_timed_fetch(report) -> None:
+    click.echo(time.strftime("%H:%M:%S  fetched feeds:"))
+    _print_fetch(report)
 
 
 def _print_resync(report) -> None:
@@ -202,14 +226,16 @@ def _print_note(message: str) -> None:
     click.echo(f"searchidx: {message}", err=True)
 
 
-def _watch_in_background(index_dir: Path) -> tuple[threading.Event, threading.Thread]:
+def _watch_in_background(index_dir: Path, fetch_every: float | None,
+                         ) -> tuple[threading.Event, threading.Thread]:
     """`serve --watch`: keep_in_step in a thread of the server; set the event to end it."""
     from searchidx.watch import keep_in_step
 
     stop = threading.Event()
     thread = threading.Thread(
         target=keep_in_step, args=(index_dir,), name="searchidx-watch", daemon=True,
-        kwargs={"on_update": _print_resync, "on_note": _print_note, "stop": stop},
+        kwargs={"on_update": _print_resync, "on_note": _print_note, "stop": stop,
+                "fetch_every": fetch_every, "on_fetch": _print_timed_fetch},
     )
     thread.start()
     return stop, thread
@@ -516,17 +542,21 @@ def _print_fetch(report) -> None:
 @click.option("--debug", is_flag=True, help="Flask's development server with reloading.")
 @click.option("--watch", "watch_folders", is_flag=True,
               help="Also keep the index in step with its folders as files change.")
+@click.option("--fetch-every", type=Duration(), metavar="DURATION",
+              help="With --watch, also fetch the feeds this often: 30m, 1h, 1d.")
 @click.pass_context
-def serve(ctx, host, port, threads, debug, watch_folders) -> None:
+def serve(ctx, host, port, threads, debug, watch_folders, fetch_every) -> None:
     """Serve the search page (production WSGI server unless --debug)."""
     from web import create_app  # Flask costs ~120 ms to import: only here
 
+    if fetch_every and not watch_folders:
+        raise click.UsageError("--fetch-every needs --watch")
     app = create_app(ctx.obj)
     click.echo(f"searchidx: serving {ctx.obj} on http://{host}:{port}/  (Ctrl-C stops)", err=True)
     # Flask's reloader runs this command twice: watch only in the process that serves.
     watching = None
     if watch_folders and (not debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true"):
-        watching = _watch_in_background(ctx.obj)
+        watching = _watch_in_background(ctx.obj, fetch_every)
     try:
         if debug:
             app.run(host=host, port=port, debug=True)

@@ -5,12 +5,14 @@ root; `indexer.update` finds out *what* with its incremental scan, so a burst of
 costs one re-sync and an event merged or missed costs nothing. A watcher cannot see into a
 root that is deleted and made again (its inotify watch dies with the folder), so once a
 tick the loop also looks at the roots themselves, and starts a new watcher when one has
-appeared, vanished or been replaced.
+appeared, vanished or been replaced. With `fetch_every`, the loop also fetches the feeds
+(feeds.py) on that schedule; what a fetch writes into a root is indexed by the fetch.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -35,6 +37,8 @@ def keep_in_step(
     on_update: Callable[[IndexReport], None],
     on_note: Callable[[str], None],
     stop: threading.Event | None = None,
+    fetch_every: float | None = None,
+    on_fetch: Callable[[object], None] | None = None,
 ) -> None:
     """Re-sync the index at `index_dir` with the folders it follows (its remembered roots)
     whenever a file under them changes, until `stop` is set or KeyboardInterrupt.
@@ -43,6 +47,10 @@ def keep_in_step(
     and why a re-sync waits. A root that appears, vanishes or is replaced is re-synced (its
     posts stay while it is missing, as with `searchidx index`). A re-sync that finds the
     index locked by another run is tried again on the next tick.
+
+    With `fetch_every` (seconds), the feeds are fetched at the start and then that long
+    after each fetch began; `on_fetch` gets each `feeds.FetchReport`. A fetch runs in the
+    loop: changes made meanwhile wait for the re-sync after it.
     """
     index_dir = Path(index_dir).expanduser().absolute()
     stop = stop or threading.Event()
@@ -51,10 +59,14 @@ def keep_in_step(
     changes = _changes(looked, index_dir, stop)
     pending = True  # the first re-sync catches up with changes made while nothing watched
     said_locked = False
+    next_fetch = time.monotonic() if fetch_every else None
     while not stop.is_set():
         # The first `next` starts the watcher: a change made during the re-sync that
         # follows is seen by it, one made before it is in the re-sync.
         batch = next(changes, None)
+        if next_fetch is not None and time.monotonic() >= next_fetch:
+            next_fetch = time.monotonic() + fetch_every
+            _fetch(index_dir, on_fetch, on_note)
         now = _look(index_dir)
         if batch is None or now != looked:
             # A root appeared, vanished or was replaced (or the watcher ended as one
@@ -77,6 +89,19 @@ def keep_in_step(
         except SearchIdxError as exc:  # e.g. a full disk: worth another try on a change
             on_note(f"{exc}; watch tries again on the next change")
             pending = False
+
+
+def _fetch(index_dir: Path, on_fetch: Callable[[object], None] | None,
+           on_note: Callable[[str], None]) -> None:
+    from searchidx import feeds  # its parsers are needed only with --fetch-every
+
+    try:
+        report = feeds.fetch(index_dir)
+    except SearchIdxError as exc:  # e.g. no archive given yet, or a fetch already running
+        on_note(f"{exc}; watch fetches again at the next time")
+        return
+    if on_fetch is not None:
+        on_fetch(report)
 
 
 def _look(index_dir: Path) -> dict[Path, Identity]:

@@ -250,3 +250,51 @@ def test_serve_watch_finds_a_new_post_and_shows_when_it_was_indexed(tmp_path, wr
         # waitress ends on Ctrl-C; the watching thread ends with it.
         assert server.interrupt() == 0
     print(f"\nserve --watch latency (s): added {latency:.2f}")
+
+
+def _rss(*titles: str) -> str:
+    items = "".join(
+        f"<item><title>{title}</title><link>https://birds.example.org/{i}</link>"
+        f"<guid>bird-{i}</guid><pubDate>Mon, 0{i + 1} Jan 2024 00:00:00 +0000</pubDate>"
+        f"<description>Notes on the {title.lower()}.</description></item>"
+        for i, title in enumerate(titles))
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Bird Notes</title>'
+            f"<link>https://birds.example.org/</link>{items}</channel></rss>")
+
+
+def test_watch_fetch_every_fetches_the_feeds_on_schedule(tmp_path, write_post):
+    from tests.feed_server import FeedServer
+
+    archive, index_dir = tmp_path / "archive", tmp_path / "index"
+    write_post(archive, "2021-01-01-quokka.md", {"title": "Quokka notes"}, "A quokka smiles.")
+    indexer.update(index_dir, [archive])
+    server = FeedServer()
+    try:
+        url = server.serve("/feed.xml", _rss())
+        runner = CliRunner()
+        assert runner.invoke(cli, ["--index", str(index_dir), "feeds", "add", url]).exit_code == 0
+        # the first fetch names the archive (the feed is empty yet); watch fetches into it
+        fetched = runner.invoke(cli, ["--index", str(index_dir), "fetch", "--archive",
+                                      str(archive)])
+        assert fetched.exit_code == 0, fetched.output
+        server.serve("/feed.xml", _rss("Kestrel"))
+        index = Index.open(index_dir)
+        with running(["--index", str(index_dir), "watch", "--fetch-every", "2s"],
+                     tmp_path) as watch:
+            watch.wait_for("the item fetched at the start", lambda: _titles(
+                index, "kestrel") == ["Kestrel"])
+            server.serve("/feed.xml", _rss("Kestrel", "Heron"))
+            watch.wait_for("the next item, at the next fetch", lambda: _titles(
+                index, "heron") == ["Heron"])
+            assert "fetched feeds:" in watch.stdout()
+            assert "Bird Notes: 1 new, 0 updated, 1 unchanged" in watch.stdout()
+            assert watch.interrupt() == 0
+    finally:
+        server.close()
+
+
+def test_watch_fetch_every_takes_a_duration(tmp_path):
+    result = CliRunner().invoke(cli, ["--index", str(tmp_path), "watch", "--fetch-every",
+                                      "soon"])
+    assert result.exit_code == 2
+    assert "'soon' is not a duration; write e.g. 90s, 30m, 1h or 1d" in result.output

@@ -6,7 +6,7 @@ INDEX := .index/demo
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: demo test lint bench bench-quick stress clean
+.PHONY: demo test lint bench bench-quick bench-scale stress clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench: $(VENV)/.installed-test
 
 bench-quick: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.run --quick
+
+bench-scale: $(VENV)/.installed-test
+	$(BIN)/python -m benchmarks.scale
 
 stress: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q tests/stress --stress

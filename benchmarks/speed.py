@@ -185,33 +185,44 @@ def durations(call: Callable[[str], object], texts: list[str],
     return seconds
 
 
-def time_each(call: Callable[[str], object], texts: list[str]) -> dict:
-    seconds = durations(call, texts)
+def time_each(call: Callable[[str], object], texts: list[str],
+              budget_s: float = MODE_BUDGET_S) -> dict:
+    seconds = durations(call, texts, budget_s)
     return {**percentiles(seconds), "queries": len(seconds)}
 
 
-def query_latency(index_dir: Path, db_path: Path, texts: list[str]) -> dict:
+# The options of `Index.search` in each query mode, and FTS5's nearest equivalent.
+QUERY_MODES = {
+    "plain": dict(snippets=False, facets=False),
+    "snippets": dict(snippets=True, facets=False),
+    "facets": dict(snippets=False, facets=True),
+    "since_2020": dict(snippets=False, facets=False, since="2020"),
+    # what the CLI and the web page ask for: issue 4's target is on this one
+    "snippets_facets": dict(snippets=True, facets=True),
+}
+FTS5_MODES = {"plain": {}, "snippets": {"snippets": True}, "since_2020": {"since": "2020"},
+              "snippets_facets": {"snippets": True}}
+
+
+def query_latency(index_dir: Path, db_path: Path, texts: list[str],
+                  modes: tuple[str, ...] = tuple(QUERY_MODES),
+                  budget_s: float = MODE_BUDGET_S) -> dict:
+    """Latency of the texts in each of `modes` (names of QUERY_MODES), searchidx and FTS5;
+    a mode stops after budget_s (benchmarks/scale.py times every query: math.inf)."""
     from searchidx.search import Index
 
     fts = baselines.Fts5Searcher(db_path)
-    modes = {
-        "plain": dict(snippets=False, facets=False),
-        "snippets": dict(snippets=True, facets=False),
-        "facets": dict(snippets=False, facets=True),
-        "since_2020": dict(snippets=False, facets=False, since="2020"),
-        # what the CLI and the web page ask for: issue 4's target is on this one
-        "snippets_facets": dict(snippets=True, facets=True),
-    }
-    fts_modes = {"plain": {}, "snippets": {"snippets": True}, "since_2020": {"since": "2020"},
-                 "snippets_facets": {"snippets": True}}
     out = {}
-    for mode, options in modes.items():
+    for mode in modes:
+        options = QUERY_MODES[mode]
         # A fresh Index per mode: searchidx caches posting lists per index generation, and
         # a mode must not ride on the lists the previous mode's identical queries decoded.
         idx = Index.open(index_dir)
-        out[mode] = time_each(lambda t, o=options, i=idx: i.search(t, per_page=10, **o), texts)
-        if mode in fts_modes:
-            out[mode]["fts5"] = time_each(lambda t, o=fts_modes[mode]: fts.search(t, **o), texts)
+        out[mode] = time_each(lambda t, o=options, i=idx: i.search(t, per_page=10, **o), texts,
+                              budget_s)
+        if mode in FTS5_MODES:
+            out[mode]["fts5"] = time_each(lambda t, o=FTS5_MODES[mode]: fts.search(t, **o),
+                                          texts, budget_s)
         print(f"    query {mode:<11} ({out[mode]['queries']:3d} q) "
               f"p50 {out[mode]['p50_ms']:7.1f} ms  "
               f"p95 {out[mode]['p95_ms']:7.1f}  p99 {out[mode]['p99_ms']:7.1f}"

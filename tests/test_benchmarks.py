@@ -1,8 +1,9 @@
-"""The benchmark generator, baselines and speed helpers, on a small archive (fast; no
-timings asserted)."""
+"""The benchmark generator, baselines, speed helpers and the scale report, on small
+archives (fast; no timings asserted)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import frontmatter
 import pytest
 from whoosh import index as whoosh_index
 
-from benchmarks import baselines, speed
+from benchmarks import baselines, scale, speed
 from benchmarks.generate import SOURCE_COUNT, first_posts, generate, queries, vocabulary
 from searchidx import indexer
 from searchidx.posts import parse_date, read_post
@@ -203,3 +204,92 @@ def test_results_markdown_has_the_term_expansion_row_and_target(archive_index):
     for kind in speed.EXPANSION_KINDS:
         assert f"| synthetic 50 | term expansion: {kind} | 1 |" in text
     assert "| synthetic 50 | snippets_facets | 200 | 10.0 | 20.0 | 30.0 |" in text
+
+
+# --- scale.py: the issue-16 report, at tiny sizes ---------------------------------------------
+
+SCALE_SIZES = (100, 200)
+_NUMBER = r"[\d,]+(?:\.\d+)?"
+
+
+@pytest.fixture(scope="module")
+def scale_run(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("scale")
+    figures = scale.main(["--sizes", ",".join(map(str, SCALE_SIZES)), "--out", str(out / "report"),
+                          "--work", str(out / "work")])
+    return out / "report", figures
+
+
+def test_scale_report_has_every_size_mode_and_figure(scale_run):
+    report, figures = scale_run
+    text = (report / "SCALE.md").read_text()
+    assert json.loads((report / "scale.json").read_text())["sizes"] == list(SCALE_SIZES)
+    assert "`python -m benchmarks.scale --sizes 100,200 --out " in text
+    assert re.search(r"2 CPUs|\d+ CPUs", text) and "load average at start" in text
+    assert "built once" in text
+    assert re.search(r"^Time taken \(s\): 100 posts generate \d+, build searchidx \d+, "
+                     r"build FTS5 \d+, re-sync \d+, queries \d+, CLI \d+; 200 posts ", text, re.M)
+    for run in figures["runs"]:
+        n = f"{run['size']:,}"
+        ours, fts = run["searchidx"], run["fts5"]
+        # build, size, re-sync, CLI: one row of 13 figures, the same as scale.json's
+        (row,) = [line for line in text.splitlines() if line.startswith(f"| {n} | ")
+                  and "UTC" in line]
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert len(cells) == 13, row
+        assert cells[2] == f"{ours['posts_per_s']:.0f}" and cells[3] == f"{fts['posts_per_s']:.0f}"
+        assert cells[5] == f"{ours['tree_rss_mb']:.0f} ({ours['rss_mb']:.0f})"
+        assert cells[6] == f"{ours['bytes'] / 1e6:.1f} ({ours['side_store_bytes'] / 1e6:.1f})"
+        assert 0 < ours["side_store_bytes"] < ours["bytes"]
+        assert cells[9] == f"{run['resync']['unchanged_s']:.2f}"
+        assert cells[11] == f"{run['cli']['median_ms']:.0f}" and not run["cli"]["failures"]
+        for mode in scale.MODES:
+            q = run["queries"][mode]
+            assert q["queries"] == 200 and q["fts5"]["queries"] == 200  # no time cap
+            assert re.search(rf"^\| {n} \| {mode} \| 200 \| {q['p50_ms']:.1f} \| "
+                             rf"{q['p95_ms']:.1f} \| {q['p99_ms']:.1f} \| "
+                             rf"{q['fts5']['p50_ms']:.2f} \| ({_NUMBER} \| ){{2}}"
+                             rf"{_NUMBER}× \| {_NUMBER}× \|$", text, re.M), (n, mode)
+
+
+def test_scale_report_states_every_target_of_issue_16(scale_run):
+    _, figures = scale_run
+    text = figures["markdown"]
+    names = [t["target"] for t in figures["targets"]]
+    assert names == [
+        "query p50 ≤ 20 ms at 200 posts, snippets and facets",
+        "query p99 ≤ 100 ms at 200 posts, snippets and facets",
+        "build throughput at 200 within 25% of 100's",
+        "peak memory of the process tree ≤ 1,024 MB, every size",
+        "index + side store ≤ 1.5× FTS5 with its content, every size",
+        "cold CLI search ≤ 1 s, every size",
+        "query p50 ≤ 50 ms at 1,000,000 posts, snippets and facets",
+        "no-op re-sync ≤ 10 s at 1,000,000 posts",
+    ]
+    for t in figures["targets"][:6]:
+        verdict = "met" if t["met"] else "**MISSED**"
+        assert f"| {t['target']} | {t['figure']} | {verdict} |" in text
+    for t in figures["targets"][6:]:  # no million row in this run or before it
+        assert f"| {t['target']} | not measured | not measured |" in text
+
+
+def test_scale_keeps_the_million_row_of_an_earlier_run(scale_run, tmp_path):
+    _, figures = scale_run
+    million = {**figures["runs"][0], "size": scale.MILLION, "posts": scale.MILLION,
+               "date": "2026-12-24 09:00 UTC", "command": "python -m benchmarks.scale --million"}
+    (tmp_path / "scale.json").write_text(json.dumps({"runs": [*figures["runs"], million]}))
+    assert scale.carried_million(tmp_path / "scale.json", (scale.MILLION,)) is None
+    carried = scale.carried_million(tmp_path / "scale.json", SCALE_SIZES)
+    assert carried == {**million, "carried_over": True}
+    runs = [*figures["runs"], carried]
+    kept = scale.targets(runs)
+    text = scale.markdown({**figures, "runs": runs, "targets": kept})
+    assert "| 1,000,000 | " in text and "| 2026-12-24 09:00 UTC (carried over) |" in text
+    assert ("measured on 2026-12-24 09:00 UTC with `python -m benchmarks.scale --million` "
+            "and is carried over") in text
+    assert "| 1,000,000 | plain | 200 |" in text
+    p50 = million["queries"]["snippets_facets"]["p50_ms"]
+    assert (f"| query p50 ≤ 50 ms at 1,000,000 posts, snippets and facets | {p50:.1f} ms "
+            f"(measured 2026-12-24 09:00 UTC) | {'met' if p50 <= 50 else '**MISSED**'} |") in text
+    # the carried row is not this run's: the other targets still read this run's sizes
+    assert [t["target"] for t in kept[:6]] == [t["target"] for t in figures["targets"][:6]]

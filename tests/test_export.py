@@ -4,8 +4,11 @@ against the post files themselves."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 from click.testing import CliRunner
+from whoosh.lang import stopwords_for_language
 
 from searchidx.cli import cli
 from searchidx.posts import read_post
@@ -34,3 +37,19 @@ def test_export_round_trips_every_post_and_field(corpus_index_dir, corpus_dir) -
         assert line["date"] == (post.date.isoformat() + "Z" if post.date else None)
         assert [(c["kind"], c["id"]) for c in line["cites"]] == [
             (c.kind, c.id) for c in post.cites]
+
+
+def test_docs_scale_mapping_names_every_field_the_export_writes(corpus_index_dir) -> None:
+    """docs/scale.md's OpenSearch mapping cannot drift from the export (its
+    `"dynamic": "strict"` would reject a field it does not name) nor from our stop words."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "scale.md").read_text()
+    blocks = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", page, re.S)]
+    (mapping,) = [block for block in blocks if "mappings" in block]
+    properties = mapping["mappings"]["properties"]
+    result = CliRunner().invoke(cli, ["--index", str(corpus_index_dir), "export"])
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert set().union(*lines) == FIELDS <= set(properties)
+    cited = [citation for line in lines for citation in line["cites"]]
+    assert cited and set().union(*cited) <= set(properties["cites"]["properties"])
+    stop = mapping["settings"]["analysis"]["filter"]["searchidx_stop"]["stopwords"]
+    assert set(stop) == stopwords_for_language("en")

@@ -23,6 +23,16 @@ What it relies on, and where Whoosh has it:
   the `_{field}_len` column: field lengths in one read (`length_codes`).
 - A segment reader's `_terms` (`_fieldmap`, `_keycoder`, `_tindex`) and the record layout
   of `OrderedHashReader` and `W3TermInfo`: a field's terms in one pass (`field_lexicon`).
+- `SegmentWriter.pool` is swapped for `TermPool` (`segment_writer`, `pooled_writer`): every
+  segment, merged ones too, is written from its postings stream, which `TermPool` also
+  writes as arrays (`ArrayPostings`) under postings/ in the index folder.
+
+Postings as arrays: Whoosh decodes a posting block in Python (ids, pickled weights,
+zlib), which made a query's cost grow with its words' postings: at 200,000 posts 85% of a
+search. Each segment's postings (document numbers and weights, not positions) are also
+kept as one flat file that numpy reads without decoding (`ArrayPostings`), named by the
+segment and dropped with it (`drop_stale_postings`). A segment without one (an index of
+an older searchidx) is read through Whoosh, with the same result.
 
 Everything else searchidx does with Whoosh goes through its public API.
 """
@@ -30,12 +40,16 @@ Everything else searchidx does with Whoosh goes through its public API.
 from __future__ import annotations
 
 import heapq
+import mmap
+import os
 import pickle
 import struct
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from operator import itemgetter
+from pathlib import Path
 
+import numpy as np
 import whoosh
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.matching import FilterMatcher
@@ -114,10 +128,22 @@ def field_lexicon(leaf, fieldname: str) -> Iterator[tuple[bytes, int]]:
 
 # --- writing ---------------------------------------------------------------------------
 
-def segment_writer(ix, limitmb: int) -> SegmentWriter:
-    """A writer for one new segment that takes no lock (the caller holds the index's)."""
+def segment_writer(ix, limitmb: int, array_fields: frozenset[str]) -> SegmentWriter:
+    """A writer for one new segment that takes no lock (the caller holds the index's);
+    the postings of `array_fields` are also written as arrays (`ArrayPostings`)."""
     writer = SegmentWriter(ix, _lk=False, limitmb=limitmb)
-    writer.pool = TermPool(writer._tempstorage, writer.newsegment, limitmb)
+    return _with_term_pool(writer, ix, limitmb, array_fields)
+
+
+def pooled_writer(ix, limitmb: int, array_fields: frozenset[str]) -> SegmentWriter:
+    """`ix.writer()` (it takes the lock, commits and merges as usual) with our pool."""
+    return _with_term_pool(ix.writer(limitmb=limitmb), ix, limitmb, array_fields)
+
+
+def _with_term_pool(writer: SegmentWriter, ix, limitmb: int,
+                    array_fields: frozenset[str]) -> SegmentWriter:
+    path = postings_path(ix.storage.folder, writer.newsegment.segment_id())
+    writer.pool = TermPool(writer._tempstorage, writer.newsegment, limitmb, path, array_fields)
     return writer
 
 
@@ -150,8 +176,11 @@ class TermPool(PostingPool):
     _POSTING_BYTES = 24  # docnum, weight and value size in arrays, with their slack
     _TERM_BYTES = 800  # the key, its term bytes and the four arrays
 
-    def __init__(self, tempstore, segment, limitmb: int) -> None:
+    def __init__(self, tempstore, segment, limitmb: int, arrays_path: Path,
+                 array_fields: frozenset[str]) -> None:
         super().__init__(tempstore, segment, limitmb=limitmb)
+        self.arrays_path = arrays_path  # where the segment's `ArrayPostings` go,
+        self.array_fields = array_fields  # and of which fields
         # (field, term bytes) -> docnums, weights, value bytes run together, value sizes
         self._terms: dict[tuple[str, bytes], tuple[array, array, bytearray, array]] = {}
         self._last_docnum = -1
@@ -208,12 +237,18 @@ class TermPool(PostingPool):
         if self.runs:  # earlier runs hold earlier documents: merge by term, runs in order
             runs, self.runs = self.runs, []
             records = heapq.merge(*map(self._read_run, runs), records, key=itemgetter(0))
-        postings = self._postings(records)
-        return postings if self._in_order else iter(sorted(postings))
+        arrays = _ArrayPostingsWriter(self.array_fields)
+        if self._in_order:
+            postings = self._postings(records, arrays)
+        else:  # a merge, or postings added out of order: the sorted stream, term by term
+            postings = arrays.collecting(sorted(self._postings(records, None)))
+        return arrays.written_after(postings, self.arrays_path)
 
     @staticmethod
-    def _postings(records):
+    def _postings(records, arrays: _ArrayPostingsWriter | None):
         for (fieldname, btext), docnums, weights, values, sizes in records:
+            if arrays is not None and fieldname in arrays.fields:
+                arrays.add_term(fieldname, btext, docnums, weights)
             values = bytes(values)
             end = 0
             for docnum, weight, size in zip(docnums, weights, sizes, strict=True):
@@ -254,3 +289,151 @@ def finish_segment(writer: SegmentWriter):
     writer._close_segment()
     writer._assemble_segment()
     return writer.get_segment()
+
+
+# --- postings as arrays --------------------------------------------------------------
+
+POSTINGS_FOLDER = "postings"
+_MAGIC = b"searchidx-postings-2\n"
+_HEADER = struct.Struct("<qqqq")  # terms, postings, bytes of the keys, weight type
+# Weights are term frequencies: whole numbers, kept in two bytes when they fit (a third
+# of the file's size), else as float32.
+_WEIGHT_TYPES = (np.float32, np.uint16)
+
+
+def postings_path(index_folder: str | Path, segment_id: str) -> Path:
+    return Path(index_folder) / POSTINGS_FOLDER / f"{segment_id}.postings"
+
+
+def _key(fieldname: str, btext: bytes) -> bytes:
+    # Field names are ASCII and end at the NUL, so keys sort as (field, term) do.
+    return fieldname.encode("ascii") + b"\0" + btext
+
+
+class _ArrayPostingsWriter:
+    """A segment's postings of `fields`, gathered as they stream to Whoosh, then written
+    as one file: the magic line, the header, then key ends (int64, terms + 1), posting
+    ends (int64, terms + 1), document numbers (int32), weights (`_WEIGHT_TYPES`) and the
+    keys."""
+
+    def __init__(self, fields: frozenset[str]) -> None:
+        self.fields = fields
+        self.keys = bytearray()
+        self.key_ends = array("q", [0])
+        self.posting_ends = array("q", [0])
+        self.docnums = array("i")
+        self.weights = array("f")
+        self._last: tuple[str, bytes] | None = None
+
+    def add_term(self, fieldname: str, btext: bytes, docnums: Iterable[int],
+                 weights: Iterable[float]) -> None:
+        """A term's postings, in order; the same term again (from the next run of a
+        spilled pool) continues it."""
+        self._start(fieldname, btext)
+        self.docnums.extend(docnums)
+        self.weights.extend(array("f", weights))
+        self.posting_ends[-1] = len(self.docnums)
+
+    def collecting(self, postings: Iterable[tuple]) -> Iterator[tuple]:
+        """The sorted stream passed on, its postings gathered term by term."""
+        for posting in postings:
+            fieldname, btext, docnum, weight, _ = posting
+            if fieldname not in self.fields:
+                yield posting
+                continue
+            self._start(fieldname, btext)
+            self.docnums.append(docnum)
+            self.weights.append(weight)
+            self.posting_ends[-1] += 1
+            yield posting
+
+    def _start(self, fieldname: str, btext: bytes) -> None:
+        if (fieldname, btext) != self._last:
+            self._last = fieldname, btext
+            self.keys += _key(fieldname, btext)
+            self.key_ends.append(len(self.keys))
+            self.posting_ends.append(self.posting_ends[-1])
+
+    def written_after(self, postings: Iterator[tuple], path: Path) -> Iterator[tuple]:
+        """The stream passed on; once it has all gone to Whoosh, the file is written
+        (a temporary file renamed: a reader never sees half of one)."""
+        yield from postings
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        weights = np.frombuffer(self.weights, np.float32)
+        small = not len(weights) or bool(weights.min() >= 0 and weights.max() <= 65535
+                                         and np.array_equal(weights, np.round(weights)))
+        with open(temporary, "wb") as f:
+            f.write(_MAGIC)
+            f.write(_HEADER.pack(len(self.key_ends) - 1, len(self.docnums), len(self.keys),
+                                 int(small)))
+            for part in (self.key_ends, self.posting_ends, self.docnums):
+                part.tofile(f)
+            f.write(weights.astype(_WEIGHT_TYPES[small]).tobytes())
+            f.write(self.keys)
+        os.replace(temporary, path)
+
+
+class ArrayPostings:
+    """One segment's postings file (`_ArrayPostingsWriter`), mapped into memory."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as f:
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        if self._map[: len(_MAGIC)] != _MAGIC:
+            raise SearchIdxError(f"{path}: not a searchidx postings file")
+        terms, postings, _, weight_type = _HEADER.unpack_from(self._map, len(_MAGIC))
+        weight_type = _WEIGHT_TYPES[weight_type]
+        at = len(_MAGIC) + _HEADER.size
+        self._key_ends = np.frombuffer(self._map, np.int64, terms + 1, at)
+        at += 8 * (terms + 1)
+        self._posting_ends = np.frombuffer(self._map, np.int64, terms + 1, at)
+        at += 8 * (terms + 1)
+        self._docnums = np.frombuffer(self._map, np.int32, postings, at)
+        at += 4 * postings
+        self._weights = np.frombuffer(self._map, weight_type, postings, at)
+        self._keys_at = at + np.dtype(weight_type).itemsize * postings
+        self._terms = terms
+
+    def get(self, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+        """(document numbers, weights) of a term, as Whoosh's postings hold them (deleted
+        documents included), or None when the segment does not have it."""
+        wanted = _key(fieldname, btext)
+        low, high = 0, self._terms
+        while low < high:  # binary search over the sorted keys
+            middle = (low + high) // 2
+            start = self._keys_at + int(self._key_ends[middle])
+            key = self._map[start : self._keys_at + int(self._key_ends[middle + 1])]
+            if key < wanted:
+                low = middle + 1
+            elif key > wanted:
+                high = middle
+            else:
+                first, end = int(self._posting_ends[middle]), int(self._posting_ends[middle + 1])
+                return self._docnums[first:end], self._weights[first:end].astype(np.float32)
+        return None
+
+
+def array_postings(index_folder: str | Path, leaf) -> ArrayPostings | None:
+    """The postings file of a segment reader's segment, or None if it has none."""
+    if leaf.doc_count_all() == 0:
+        return None
+    path = postings_path(index_folder, leaf.segment().segment_id())
+    try:
+        return ArrayPostings(path)
+    except (FileNotFoundError, ValueError, SearchIdxError):  # none, empty, or another format
+        return None
+
+
+def drop_stale_postings(ix) -> None:
+    """Remove the postings files of segments the index no longer has (after a commit;
+    a reader still using one keeps its mapping)."""
+    folder = Path(ix.storage.folder) / POSTINGS_FOLDER
+    if not folder.is_dir():
+        return
+    with ix.reader() as reader:
+        current = {f"{leaf.segment().segment_id()}.postings"
+                   for leaf, _ in reader.leaf_readers() if leaf.doc_count_all()}
+    for path in folder.iterdir():
+        if path.name not in current:
+            path.unlink(missing_ok=True)

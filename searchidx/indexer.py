@@ -38,7 +38,13 @@ from searchidx.config import CONFIG_NAME, Config, load_config
 from searchidx.errors import IndexLocked, PostError, SearchIdxError
 from searchidx.posts import Post, post_id, read_post
 from searchidx.records import IndexReport, Skipped
-from searchidx.schema import SCHEMA_VERSION, PostSchema, has_index, to_document
+from searchidx.schema import (
+    ARRAY_POSTINGS_FIELDS,
+    SCHEMA_VERSION,
+    PostSchema,
+    has_index,
+    to_document,
+)
 from searchidx.store import STORE_NAME, FileState, Store
 
 LOCK_NAME = "writer.lock"
@@ -443,7 +449,7 @@ def _write_in_process(ix, store: Store, to_parse: list[_Candidate],
     they leave the index (their old text would be found, but is no longer the file's)."""
     indexed: list[FileState] = []
     dropped: list[str] = []
-    writer = ix.writer(limitmb=WRITER_MEMORY_MB)
+    writer = engine.pooled_writer(ix, WRITER_MEMORY_MB, ARRAY_POSTINGS_FIELDS)
     default_gc_thresholds = gc.get_threshold()
     gc.set_threshold(*_INDEXING_GC_THRESHOLDS)
     try:
@@ -479,6 +485,7 @@ def _write_in_process(ix, store: Store, to_parse: list[_Candidate],
         raise
     finally:
         gc.set_threshold(*default_gc_thresholds)
+    engine.drop_stale_postings(ix)
     report.removed = len(removed) + len(dropped)
     return indexed, dropped
 
@@ -514,6 +521,7 @@ def _build_in_parallel(ix, candidates: list[_Candidate], workers: int,
     except BaseException:
         writer.cancel()
         raise
+    engine.drop_stale_postings(ix)
     indexed = []
     by_path = {cand.path: cand for cand in candidates}
     for _, outcomes in results:
@@ -554,7 +562,7 @@ def _write_segment(index_dir: str, candidates: list[_Candidate]):
     """In a worker: parse the files and write them as one new segment (not committed).
     Returns the segment (None if no post could be read) and an outcome per file."""
     ix = FileStorage(index_dir, supports_mmap=False).open_index()
-    writer = engine.segment_writer(ix, WRITER_MEMORY_MB)
+    writer = engine.segment_writer(ix, WRITER_MEMORY_MB, ARRAY_POSTINGS_FIELDS)
     store = Store(index_dir)
     outcomes, texts = [], []
     gc.set_threshold(*_INDEXING_GC_THRESHOLDS)  # this process only indexes

@@ -36,6 +36,11 @@ SCHEMA_VERSION = 8
 WORD_PATTERN = r"\w+(?:['’]\w+)?(?:[-./+]\w+(?:['’]\w+)?)*(?:\+\+|#)?"
 _WORD = re.compile(WORD_PATTERN)
 TEXT_FIELDS = ("title", "summary", "body")  # prose a query searches by default
+# The fields whose postings a search reads term by term (Snapshot.postings): each
+# segment also keeps them as arrays (engine.ArrayPostings). Not `spell` (half of all
+# postings, read only as a lexicon) nor the one-value-a-post fields.
+ARRAY_POSTINGS_FIELDS = frozenset(
+    {*TEXT_FIELDS, "cites", "tags", "authors", "source_name", "hidden", "year"})
 SPELLING_FIELD = "spell"  # their words as written
 _CACHE_SIZE = 500_000  # distinct words remembered by an analyzer
 # Longer "words" (base64, minified code, a 10 MB run of one letter) are not indexed, as in

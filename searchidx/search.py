@@ -144,7 +144,7 @@ class Index:
         local = self._local
         snapshot = getattr(local, "snapshot", None)
         if snapshot is None or snapshot.searcher is not searcher:
-            snapshot = local.snapshot = Snapshot(searcher, self.ranking)
+            snapshot = local.snapshot = Snapshot(searcher, self.ranking, self.path)
         store = getattr(local, "store", None)
         if store is None:
             store = local.store = Store(self.path, readonly=True)

@@ -21,6 +21,7 @@ import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterable
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import rapidfuzz
@@ -34,6 +35,7 @@ from searchidx.cites import KINDS as CITATION_KINDS
 from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS, Phrase, searched_leaves
 from searchidx.ranking import DEFAULT_RANKING, Ranking
 from searchidx.schema import (
+    ARRAY_POSTINGS_FIELDS,
     COPY_KEY_SEPARATOR,
     NO_YEAR,
     SPELLING_FIELD,
@@ -58,9 +60,13 @@ _BYTE_LENGTHS = np.array([byte_to_length(b) for b in range(256)], dtype=np.float
 class Snapshot:
     """What one searcher (one index generation) knows, as arrays over document numbers."""
 
-    def __init__(self, searcher, ranking: Ranking = DEFAULT_RANKING) -> None:
+    def __init__(self, searcher, ranking: Ranking = DEFAULT_RANKING,
+                 index_folder: Path | None = None) -> None:
+        """`index_folder`: where the segments' postings files are (`engine.ArrayPostings`);
+        None reads every posting through Whoosh (the same results, slower)."""
         self.searcher = searcher
         self.ranking = ranking
+        self.index_folder = index_folder
         self.reader = searcher.reader()
         self.size = self.reader.doc_count_all()
         self.live = np.zeros(self.size, dtype=bool)  # not deleted
@@ -209,7 +215,15 @@ class Snapshot:
 
         def read() -> tuple[np.ndarray, np.ndarray]:
             ids, weights = [], []
-            for leaf, offset in self.reader.leaf_readers():
+            btext = self.reader.schema[fieldname].to_bytes(text)
+            for (leaf, offset), arrays in zip(self.reader.leaf_readers(), self._array_postings,
+                                              strict=True):
+                if arrays is not None and fieldname in ARRAY_POSTINGS_FIELDS:
+                    found = arrays.get(fieldname, btext)
+                    if found is not None:
+                        ids.append(found[0] + np.int32(offset))
+                        weights.append(found[1])
+                    continue
                 if (fieldname, text) not in leaf:
                     continue
                 for block_ids, block_weights in engine.posting_blocks(leaf, fieldname, text):
@@ -222,6 +236,14 @@ class Snapshot:
             return docs[keep], freqs[keep]
 
         return self._cached(("postings", fieldname, text), read)
+
+    @cached_property
+    def _array_postings(self) -> list[engine.ArrayPostings | None]:
+        """Each segment's postings file, in the order of `leaf_readers` (None: read that
+        segment through Whoosh)."""
+        return [None if self.index_folder is None else
+                engine.array_postings(self.index_folder, leaf)
+                for leaf, _ in self.reader.leaf_readers()]
 
     def _cached(self, key: tuple, compute):
         value = self._cache.get(key)

@@ -369,14 +369,30 @@ def test_term_pool_yields_whooshs_posting_order(tmp_path, limit_mb: float) -> No
     rng.shuffle(stream)  # within a document Whoosh adds fields and terms in any order
     stream.sort(key=lambda posting: posting[2])
 
-    ours = engine.TermPool(FileStorage(str(tmp_path)), None, limit_mb)
-    whooshs = PostingPool(FileStorage(str(tmp_path)), None, limitmb=limit_mb)
+    runs, arrays = tmp_path / "runs", tmp_path / "index" / "postings" / "MAIN_x.postings"
+    runs.mkdir()
+    ours = engine.TermPool(FileStorage(str(runs)), None, limit_mb, arrays,
+                           frozenset({"body"}))
+    whooshs = PostingPool(FileStorage(str(runs)), None, limitmb=limit_mb)
     for posting in stream:
         ours.add(posting)
         whooshs.add(posting)
     assert bool(ours.runs) == (limit_mb < 1)
-    assert list(ours.iter_postings()) == list(whooshs.iter_postings())
-    assert not list(tmp_path.iterdir())  # the runs were removed
+    expected = list(whooshs.iter_postings())
+    assert list(ours.iter_postings()) == expected
+    assert not list(runs.iterdir())  # the runs were removed
+    # ... and the same postings, as arrays, in the segment's postings file
+    written = engine.ArrayPostings(arrays)
+    by_term: dict[tuple[str, bytes], list[tuple[int, float]]] = {}
+    for fieldname, word, docnum, weight, _ in expected:
+        by_term.setdefault((fieldname, word), []).append((docnum, weight))
+    for (fieldname, word), postings in by_term.items():
+        if fieldname == "title":  # not one of the array fields asked for
+            assert written.get(fieldname, word) is None
+            continue
+        docnums, weights = written.get(fieldname, word)
+        assert list(zip(docnums.tolist(), weights.tolist(), strict=True)) == postings
+    assert written.get("body", b"absent") is None and written.get("bod", b"w1") is None
 
 
 def _index_contents(index_dir: Path) -> tuple[dict, dict, dict]:

@@ -1,0 +1,94 @@
+"""Postings read as arrays (engine.ArrayPostings) give exactly what Whoosh's own postings
+give: term by term, and search by search, on a real index written in several runs
+(parallel build, in-process updates, merges, deletions)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from whoosh.fields import NUMERIC
+
+from benchmarks.generate import generate, queries
+from searchidx import Index, engine, indexer
+from searchidx.snapshot import Snapshot
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory) -> Path:
+    """corpus/ and 600 generated posts: built in parallel, then updated in three more
+    runs that edit, delete and add posts (so segments are merged and hold deletions)."""
+    tmp = tmp_path_factory.mktemp("array-postings")
+    archive = tmp / "archive"
+    shutil.copytree(CORPUS, archive / "corpus")
+    generate(archive / "generated", 600, seed=3)
+    index_dir = tmp / "index"
+    indexer.update(index_dir, [archive], jobs=2)
+    posts = sorted((archive / "generated").rglob("*.md"))
+    for run in range(3):
+        for path in posts[run * 40 : run * 40 + 20]:
+            path.write_text(path.read_text().replace("the", "a wombat and the", 3))
+        for path in posts[run * 40 + 20 : run * 40 + 25]:
+            path.unlink()
+        (archive / "corpus" / f"extra-{run}.md").write_text(
+            f"---\ntitle: Extra {run}\n---\nA wombat digs a burrow number {run}.\n")
+        indexer.update(index_dir)
+    return index_dir
+
+
+def test_every_segment_has_its_postings_file_and_no_other(index_dir: Path):
+    snapshot = Index.open(index_dir)._view().snapshot
+    leaves = [leaf for leaf, _ in snapshot.reader.leaf_readers()]
+    assert len(leaves) > 1 and any(leaf.has_deletions() for leaf in leaves)
+    assert all(arrays is not None for arrays in snapshot._array_postings)
+    files = {path.name for path in (index_dir / engine.POSTINGS_FOLDER).iterdir()}
+    assert files == {f"{leaf.segment().segment_id()}.postings" for leaf in leaves}
+
+
+def test_every_term_has_the_same_postings_as_arrays_and_through_whoosh(index_dir: Path):
+    view = Index.open(index_dir)._view()
+    fast = view.snapshot
+    plain = Snapshot(view.searcher, fast.ranking, index_folder=None)
+    assert all(arrays is None for arrays in plain._array_postings)
+    compared = 0
+    for fieldname, field in view.searcher.schema.items():
+        # numeric fields (the date) are searched by range through Whoosh, not as terms
+        if not field.indexed or isinstance(field, NUMERIC):
+            continue
+        terms = {text for leaf, _ in fast.reader.leaf_readers()
+                 for text, _ in engine.field_lexicon(leaf, fieldname)}
+        for btext in sorted(terms):
+            text = field.from_bytes(btext)
+            ours, whooshs = fast.postings(fieldname, text), plain.postings(fieldname, text)
+            assert np.array_equal(ours[0], whooshs[0]), (fieldname, text)
+            assert np.array_equal(ours[1], whooshs[1]), (fieldname, text)
+            compared += 1
+    assert compared > 10_000
+
+
+def _answers(index: Index, text: str) -> tuple:
+    results = index.search(text, per_page=50)
+    return (results.total, [(hit.id, hit.score, hit.snippet) for hit in results.hits],
+            results.facets, results.suggestion)
+
+
+def test_searches_give_the_same_results_with_and_without_the_postings_files(
+        index_dir: Path, tmp_path: Path):
+    texts = queries(0)[:120] + ['"the wombat"', "wombat*", "burow~", "title:extra",
+                                "wombat -burrow", "RL agents", "cites:arxiv", ""]
+    with_arrays = [_answers(Index.open(index_dir), text) for text in texts]
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy)
+    files = sorted((copy / engine.POSTINGS_FOLDER).iterdir())
+    files[0].write_bytes(b"searchidx-postings-0\n")  # a file of another format is not used
+    for path in files[1:]:
+        path.unlink()  # as in an index of an older searchidx
+    through_whoosh = Index.open(copy)
+    assert all(arrays is None for arrays in through_whoosh._view().snapshot._array_postings)
+    for text, expected in zip(texts, with_arrays, strict=True):
+        assert _answers(through_whoosh, text) == expected, text
+    assert sum(total for total, *_ in with_arrays) > 1000

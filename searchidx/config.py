@@ -9,8 +9,8 @@
     [synonyms]                            # acronyms, added to the built-in ones (synonyms.py)
     SAE = ["sparse autoencoder"]
 
-Synonyms apply when searching: changing them needs no re-index, so they are not part of
-`Config.digest`.
+Synonyms apply when searching (`load_synonyms`): changing them needs no re-index, and a
+mistake in them never stops indexing.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ DEFAULT_EXTENSIONS = (".md", ".markdown")
 class Config:
     aliases: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_ALIASES))
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
-    synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @cached_property
     def digest(self) -> str:
@@ -49,10 +48,7 @@ def load_config(path: Path | None) -> Config:
     """Read a config file; None or a missing archive-root file gives the defaults."""
     if path is None or not path.is_file():
         return Config()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SearchIdxError(f"{path}: cannot read configuration ({exc})") from exc
+    data = _read(path)
 
     aliases = dict(DEFAULT_ALIASES)
     fields = data.get("fields", {})
@@ -71,11 +67,19 @@ def load_config(path: Path | None) -> Config:
     if not isinstance(extensions, list) or not all(isinstance(e, str) for e in extensions):
         raise SearchIdxError(f"{path}: extensions must be a list like ['.md']")
     extensions = tuple(e if e.startswith(".") else f".{e}" for e in extensions)
-    return Config(aliases=aliases, extensions=tuple(e.lower() for e in extensions),
-                  synonyms=_synonyms(path, data.get("synonyms", {})))
+    return Config(aliases=aliases, extensions=tuple(e.lower() for e in extensions))
 
 
-def _synonyms(path: Path, table: object) -> dict[str, tuple[str, ...]]:
+def _read(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SearchIdxError(f"{path}: cannot read configuration ({exc})") from exc
+
+
+def load_synonyms(path: Path) -> dict[str, tuple[str, ...]]:
+    """The `[synonyms]` table of a config file: acronym -> what it stands for."""
+    table = _read(path).get("synonyms", {})
     if not isinstance(table, dict):
         raise SearchIdxError(f'{path}: [synonyms] must be a table of ACRONYM = ["meaning"]')
     synonyms = {}

@@ -294,8 +294,9 @@ def finish_segment(writer: SegmentWriter):
 # --- postings as arrays --------------------------------------------------------------
 
 POSTINGS_FOLDER = "postings"
-_MAGIC = b"searchidx-postings-2\n"
-_HEADER = struct.Struct("<qqqq")  # terms, postings, bytes of the keys, weight type
+_MAGIC = b"searchidx-postings-3\n"
+# terms, postings, bytes of the keys, weight type, bytes of the field names
+_HEADER = struct.Struct("<qqqqq")
 # Weights are term frequencies: whole numbers, kept in two bytes when they fit (a third
 # of the file's size), else as float32.
 _WEIGHT_TYPES = (np.float32, np.uint16)
@@ -312,9 +313,9 @@ def _key(fieldname: str, btext: bytes) -> bytes:
 
 class _ArrayPostingsWriter:
     """A segment's postings of `fields`, gathered as they stream to Whoosh, then written
-    as one file: the magic line, the header, then key ends (int64, terms + 1), posting
-    ends (int64, terms + 1), document numbers (int32), weights (`_WEIGHT_TYPES`) and the
-    keys."""
+    as one file: the magic line, the header, the field names (comma-separated), then key
+    ends (int64, terms + 1), posting ends (int64, terms + 1), document numbers (int32),
+    weights (`_WEIGHT_TYPES`) and the keys."""
 
     def __init__(self, fields: frozenset[str]) -> None:
         self.fields = fields
@@ -363,28 +364,38 @@ class _ArrayPostingsWriter:
         weights = np.frombuffer(self.weights, np.float32)
         small = not len(weights) or bool(weights.min() >= 0 and weights.max() <= 65535
                                          and np.array_equal(weights, np.round(weights)))
+        names = ",".join(sorted(self.fields)).encode("ascii")
         with open(temporary, "wb") as f:
             f.write(_MAGIC)
             f.write(_HEADER.pack(len(self.key_ends) - 1, len(self.docnums), len(self.keys),
-                                 int(small)))
+                                 int(small), len(names)))
+            f.write(names)
             for part in (self.key_ends, self.posting_ends, self.docnums):
                 part.tofile(f)
             f.write(weights.astype(_WEIGHT_TYPES[small]).tobytes())
             f.write(self.keys)
+            f.flush()
+            os.fsync(f.fileno())  # whole on disk before its name says it is there
         os.replace(temporary, path)
 
 
 class ArrayPostings:
-    """One segment's postings file (`_ArrayPostingsWriter`), mapped into memory."""
+    """One segment's postings file (`_ArrayPostingsWriter`), mapped into memory; `fields`
+    are the fields it holds (the others: ask Whoosh)."""
 
     def __init__(self, path: Path) -> None:
         with open(path, "rb") as f:
             self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        if self._map[: len(_MAGIC)] != _MAGIC:
-            raise SearchIdxError(f"{path}: not a searchidx postings file")
-        terms, postings, _, weight_type = _HEADER.unpack_from(self._map, len(_MAGIC))
-        weight_type = _WEIGHT_TYPES[weight_type]
         at = len(_MAGIC) + _HEADER.size
+        if len(self._map) < at or self._map[: len(_MAGIC)] != _MAGIC:
+            raise SearchIdxError(f"{path}: not a searchidx postings file")
+        terms, postings, keys, weight_type, names = _HEADER.unpack_from(self._map, len(_MAGIC))
+        weight_type = _WEIGHT_TYPES[weight_type]
+        size = at + names + 16 * (terms + 1) + (4 + np.dtype(weight_type).itemsize) * postings
+        if len(self._map) != size + keys:
+            raise SearchIdxError(f"{path}: a postings file cut short")
+        self.fields = frozenset(self._map[at : at + names].decode("ascii").split(","))
+        at += names
         self._key_ends = np.frombuffer(self._map, np.int64, terms + 1, at)
         at += 8 * (terms + 1)
         self._posting_ends = np.frombuffer(self._map, np.int64, terms + 1, at)
@@ -427,7 +438,8 @@ def array_postings(index_folder: str | Path, leaf) -> ArrayPostings | None:
 
 def drop_stale_postings(ix) -> None:
     """Remove the postings files of segments the index no longer has (after a commit;
-    a reader still using one keeps its mapping)."""
+    a reader still using one keeps its mapping). The caller holds the indexing run's
+    lock, so no other run has written a file for a segment not committed yet."""
     folder = Path(ix.storage.folder) / POSTINGS_FOLDER
     if not folder.is_dir():
         return

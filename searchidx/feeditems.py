@@ -101,7 +101,7 @@ def _item_from_entry(entry, feed_url: str) -> Item:
     if description_html.strip() == content_html.strip():
         description_html = ""  # feedparser copies a lone content into summary
     return Item(
-        key=item_key(entry.get("id", ""), link, title, date),
+        key=item_key(entry.get("id", ""), link, title, date, feed_url),
         title=title,
         url=link,
         date=date,
@@ -139,9 +139,13 @@ def _escape(text: str) -> str:
 
 def _entry_date(entry) -> datetime | None:
     for name in ("published", "updated", "created"):
-        parsed = entry.get(f"{name}_parsed")
+        # not entry.get: for a missing updated_parsed feedparser warns and maps it
+        parsed = entry[f"{name}_parsed"] if f"{name}_parsed" in entry.keys() else None
         if parsed:
-            return _plausible(datetime.fromtimestamp(calendar.timegm(parsed), UTC))
+            try:
+                return _plausible(datetime.fromtimestamp(calendar.timegm(parsed), UTC))
+            except (ValueError, OverflowError, OSError):  # year 0 or 9999 and a time zone
+                continue
     return None
 
 
@@ -173,7 +177,7 @@ def _parse_json_feed(data: bytes, url: str) -> ParsedFeed:
     if not isinstance(feed, dict) or not str(feed.get("version", "")).startswith(
             _JSON_FEED_VERSION):
         raise NotAFeed("not a feed (JSON without a jsonfeed.org version)")
-    items = [_item_from_json(item, url) for item in feed.get("items") or []
+    items = [_item_from_json(item, url) for item in _list(feed.get("items"))
              if isinstance(item, dict)]
     return ParsedFeed(_one_line(str(feed.get("title") or "")), items)
 
@@ -190,10 +194,10 @@ def _item_from_json(item: dict, feed_url: str) -> Item:
                         if p.strip())
     content_html = nh3.clean(text("content_html")) or text_html
     summary_html = _escape(text("summary"))
-    authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict)
-                                      else [])
+    authors = _list(item.get("authors")) or (
+        [item["author"]] if isinstance(item.get("author"), dict) else [])
     return Item(
-        key=item_key(str(item.get("id") or ""), link, title, date),
+        key=item_key(str(item.get("id") or ""), link, title, date, feed_url),
         title=title,
         url=link,
         date=date,
@@ -203,21 +207,35 @@ def _item_from_json(item: dict, feed_url: str) -> Item:
         thumbnail=_absolute(text("image") or text("banner_image"), feed_url),
         authors=tuple(a["name"].strip() for a in authors
                       if isinstance(a, dict) and isinstance(a.get("name"), str)),
-        tags=tuple(t.strip() for t in item.get("tags") or [] if isinstance(t, str) and t.strip()),
+        tags=tuple(t.strip() for t in _list(item.get("tags")) if isinstance(t, str) and t.strip()),
     )
+
+
+def _list(value) -> list:
+    """A JSON Feed member that should be a list, or [] when a feed wrote something else."""
+    return value if isinstance(value, list) else []
 
 
 def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value else None
 
 
-def item_key(guid: str, url: str, title: str, date: datetime | None) -> str:
-    """An item's identity: its guid/id, else its canonical url, else its title and date."""
-    if guid.strip():
-        return f"id:{guid.strip()}"
+def item_key(guid: str, url: str, title: str, date: datetime | None, feed_url: str) -> str:
+    """An item's identity: its guid/id, else its canonical url, else its title and date.
+    A guid that is a URI (`https://…`, `tag:…`, `urn:…`) names the item wherever it is
+    found; a bare one (`42`, as JSON Feeds often have) only within its site, so items of
+    two sites never pass for one."""
+    guid = guid.strip()
+    if guid and _URI_SCHEME.match(guid):
+        return f"id:{guid}"
+    if guid:
+        return f"id:{urlsplit(feed_url).netloc.lower()}|{guid}"
     if url:
         return f"url:{canonical_url(url)}"
     return f"title:{title.casefold()}|{date.isoformat() if date else ''}"
+
+
+_URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S")
 
 
 def canonical_url(url: str) -> str:

@@ -275,6 +275,17 @@ def _archive(db: sqlite3.Connection, archive: str | Path | None) -> Path:
     return Path(row[0])
 
 
+def _parsed(response):
+    """The feed in a response. Whatever odd thing a feed holds is that feed's failure,
+    never the whole fetch's."""
+    try:
+        return parse_feed(response.body, response.url, response.content_type)
+    except NotAFeed:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise NotAFeed(f"not a feed searchidx can read ({type(exc).__name__}: {exc})") from exc
+
+
 def _fetch_feed(db: sqlite3.Connection, feed: Feed, root: Path, limits: Limits,
                 seen: set[str]) -> FeedReport:
     report = FeedReport(feed.url, feed.source)
@@ -284,7 +295,7 @@ def _fetch_feed(db: sqlite3.Connection, feed: Feed, root: Path, limits: Limits,
             report.not_modified = True
             _record_fetch(db, feed)
             return report
-        parsed = parse_feed(response.body, response.url, response.content_type)
+        parsed = _parsed(response)
     except (FetchFailed, NotAFeed) as exc:
         report.failed = str(exc)
         db.execute("UPDATE feeds SET error = ? WHERE url = ?", (report.failed, feed.url))

@@ -27,6 +27,7 @@ from calendar import monthrange
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 
 from whoosh import qparser
@@ -387,13 +388,7 @@ def _with_acronyms(q: wq.Query, synonyms: Synonyms, analyzer: ResearchAnalyzer,
     `(reinforcement AND learning) OR RL`; ORed words get `OR RL`. Beside a `+word` the
     words are searched as typed (Whoosh has moved them apart by then). `q` is the
     parsed, not yet normalized query, where each word is still a node of its own."""
-    spelled = {}  # stems of what an acronym stands for -> (the acronym, its meaning)
-    for acronym, meanings in synonyms.table.items():
-        for meaning in meanings:
-            stems = tuple(t for t in analyzer.phrase_terms(meaning) if t is not None)
-            if len(stems) > 1:
-                spelled.setdefault(stems, (acronym, meaning))
-    longest = max(map(len, spelled), default=0)
+    spelled, longest = _spelled_out(synonyms, analyzer)
 
     def visit(node: wq.Query) -> wq.Query:
         if isinstance(node, _Meanings | wq.AndMaybe):
@@ -427,6 +422,19 @@ def _with_acronyms(q: wq.Query, synonyms: Synonyms, analyzer: ResearchAnalyzer,
 
     # A phrase alone is the whole ORed query (ANDed, it is in a group of one already)
     return visit(wq.And([q]) if _word_of(q) is not None else q)
+
+
+@lru_cache(maxsize=16)
+def _spelled_out(synonyms: Synonyms, analyzer: ResearchAnalyzer) -> tuple[dict, int]:
+    """The stems of each meaning of more than one word -> (its acronym, the meaning),
+    and the most stems one has: analysed once per table, not once per query."""
+    spelled = {}
+    for acronym, meanings in synonyms.table.items():
+        for meaning in meanings:
+            stems = tuple(t for t in analyzer.phrase_terms(meaning) if t is not None)
+            if len(stems) > 1:
+                spelled.setdefault(stems, (acronym, meaning))
+    return spelled, max(map(len, spelled), default=0)
 
 
 def _as_typed(node: wq.Query) -> wq.Query:

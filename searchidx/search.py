@@ -240,18 +240,23 @@ class Index:
         """The built-in synonyms with the `[synonyms]` of the archives' configuration
         files, read again when one changes (no re-index needed). A file that cannot be
         read leaves the built-in ones and a notice: searching goes on."""
-        paths = store.meta("config_files") or []  # recorded by each indexing run
-        key = tuple((path, _mtime_ns(Path(path))) for path in paths)
-        if key == self._synonyms[0]:
-            return self._synonyms[1:]
+        paths = store.meta("config_files")  # recorded by each indexing run
+        if paths is None:  # an index from before: the roots' own files
+            given = store.meta("root_configs") or {}
+            paths = [given.get(root) or str(Path(root) / "searchidx.toml")
+                     for root in store.meta("roots") or []]
+        key = tuple((path, _file_version(Path(path))) for path in paths)
+        cached = self._synonyms
+        if key == cached[0]:
+            return cached[1:]
         synonyms, notice = DEFAULT_SYNONYMS, None
-        for path, mtime in key:
-            if mtime is None:
+        for path, version in key:
+            if version is None:
                 continue
-            from searchidx.config import load_config  # reads posts' settings too: ~50 ms
+            from searchidx.config import load_synonyms  # reads posts' settings too: ~50 ms
 
             try:
-                synonyms = synonyms.with_entries(load_config(Path(path)).synonyms)
+                synonyms = synonyms.with_entries(load_synonyms(Path(path)))
             except SearchIdxError as exc:
                 notice = f"{exc}; its synonyms were not used"
         self._synonyms = (key, synonyms, notice)
@@ -345,11 +350,13 @@ class Index:
 
 # --- helpers -----------------------------------------------------------------------------
 
-def _mtime_ns(path: Path) -> int | None:
+def _file_version(path: Path) -> tuple[int, int] | None:
+    """(mtime, size) of a file, None if there is none: a change to either is a new one."""
     try:
-        return path.stat().st_mtime_ns
+        info = path.stat()
     except OSError:
         return None
+    return info.st_mtime_ns, info.st_size
 
 
 def _not_found(path: Path) -> IndexNotFound:

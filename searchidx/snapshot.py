@@ -35,7 +35,6 @@ from searchidx.cites import KINDS as CITATION_KINDS
 from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS, Phrase, searched_leaves
 from searchidx.ranking import DEFAULT_RANKING, Ranking
 from searchidx.schema import (
-    ARRAY_POSTINGS_FIELDS,
     COPY_KEY_SEPARATOR,
     NO_YEAR,
     SPELLING_FIELD,
@@ -218,7 +217,7 @@ class Snapshot:
             btext = self.reader.schema[fieldname].to_bytes(text)
             for (leaf, offset), arrays in zip(self.reader.leaf_readers(), self._array_postings,
                                               strict=True):
-                if arrays is not None and fieldname in ARRAY_POSTINGS_FIELDS:
+                if arrays is not None and fieldname in arrays.fields:
                     found = arrays.get(fieldname, btext)
                     if found is not None:
                         ids.append(found[0] + np.int32(offset))

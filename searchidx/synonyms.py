@@ -88,10 +88,11 @@ BUILT_IN: dict[str, tuple[str, ...]] = {
 CAPITALS_ONLY = frozenset({"RAG", "CoT", "MoE", "SAC", "SAE", "MAE"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared (and cached by the query parser) as itself
 class Synonyms:
     """acronym -> what it stands for; `capitals_only`: acronyms not recognised in lower
-    case (user entries are recognised as written, in capitals, or in lower case)."""
+    case. An entry of one's own is recognised in lower case too, unless it replaces a
+    capitals-only acronym written the same way (`RAG = [...]` stays capitals-only)."""
 
     table: Mapping[str, tuple[str, ...]]
     capitals_only: frozenset[str] = frozenset()

@@ -97,8 +97,8 @@ def _fetch(index_dir: Path, on_fetch: Callable[[object], None] | None,
 
     try:
         report = feeds.fetch(index_dir)
-    except SearchIdxError as exc:  # e.g. no archive given yet, or a fetch already running
-        on_note(f"{exc}; watch fetches again at the next time")
+    except Exception as exc:  # noqa: BLE001 - e.g. no archive given yet: watching goes on
+        on_note(f"the feeds were not fetched ({exc}); watch fetches again at the next time")
         return
     if on_fetch is not None:
         on_fetch(report)

@@ -12,7 +12,8 @@ import pytest
 from whoosh.fields import NUMERIC
 
 from benchmarks.generate import generate, queries
-from searchidx import Index, engine, indexer
+from searchidx import Index, SearchIdxError, engine, indexer
+from searchidx.schema import ARRAY_POSTINGS_FIELDS
 from searchidx.snapshot import Snapshot
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -92,3 +93,13 @@ def test_searches_give_the_same_results_with_and_without_the_postings_files(
     for text, expected in zip(texts, with_arrays, strict=True):
         assert _answers(through_whoosh, text) == expected, text
     assert sum(total for total, *_ in with_arrays) > 1000
+
+
+def test_a_postings_file_cut_short_is_refused_not_misread(index_dir: Path, tmp_path: Path):
+    whole = sorted((index_dir / engine.POSTINGS_FOLDER).iterdir())[0]
+    assert engine.ArrayPostings(whole).fields == ARRAY_POSTINGS_FIELDS
+    for size in (10, 60, whole.stat().st_size - 1):
+        cut = tmp_path / f"cut-{size}.postings"
+        cut.write_bytes(whole.read_bytes()[:size])
+        with pytest.raises(SearchIdxError, match="not a searchidx postings file|cut short"):
+            engine.ArrayPostings(cut)

@@ -474,6 +474,40 @@ def test_an_item_is_written_once_across_feeds(server, index_dir, archive):
     assert len(posts_in(archive)) == 3
 
 
+def test_bare_guids_of_two_sites_are_two_items(server, index_dir, archive):
+    feeds.add_feed(index_dir, server.serve("/a.xml", rss("Glacier Blog", numbered(2))))
+    coral = [{"guid": "item-0", "title": "Coral note", "link": "https://coral.example/0",
+              "html": "<p>Coral spawning.</p>"}]
+    other_site = server.serve("/b.xml", rss("Coral Blog", coral)).replace("127.0.0.1",
+                                                                          "localhost")
+    feeds.add_feed(index_dir, other_site)
+    report = feeds.fetch(index_dir, archive, limits=FAST)
+    assert [(len(f.new), f.failed) for f in report.feeds] == [(2, None), (1, None)]
+    assert len(posts_in(archive)) == 3
+
+
+def test_odd_members_and_impossible_dates_are_read_as_missing(server, index_dir, archive):
+    odd_json = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "Odd",
+                           "items": [{"id": "1", "title": "Odd members", "tags": "ai",
+                                      "authors": 5, "content_text": "Still a post."}]})
+    odd_rss = rss("Far dates", [
+        {"guid": "d0", "title": "Year zero", "date": "Sat, 01 Jan 0000 00:00:00 +0500",
+         "html": "<p>Zero.</p>"},
+        {"guid": "d9", "title": "Year nine thousand", "date": "Fri, 31 Dec 9999 23:59:59 -0500",
+         "html": "<p>Far.</p>"}])
+    feeds.add_feed(index_dir, server.serve("/odd.json", odd_json,
+                                           content_type="application/feed+json"))
+    feeds.add_feed(index_dir, server.serve("/far.xml", odd_rss))
+    feeds.add_feed(index_dir, server.serve("/none.json", json.dumps(
+        {"version": "https://jsonfeed.org/version/1", "items": 5}),
+        content_type="application/feed+json"))
+    report = feeds.fetch(index_dir, archive, limits=FAST)
+    assert [(len(f.new), f.failed) for f in report.feeds] == [(1, None), (2, None), (0, None)]
+    posts = {read_post(path).title: read_post(path) for path in posts_in(archive)}
+    assert posts["Odd members"].tags == () and posts["Odd members"].authors == ()
+    assert posts["Year zero"].date is None and posts["Year nine thousand"].date is None
+
+
 def test_a_changed_item_rewrites_only_a_file_nobody_edited(server, index_dir, archive):
     url = server.serve("/glacier.xml", rss("Glacier Blog", numbered(3)))
     feeds.add_feed(index_dir, url)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from searchidx import Index, indexer
 from searchidx.cli import cli
-from searchidx.config import load_config
+from searchidx.config import load_config, load_synonyms
 from searchidx.errors import SearchIdxError
 from searchidx.synonyms import BUILT_IN, DEFAULT_SYNONYMS, Synonyms
 
@@ -63,11 +63,10 @@ def test_entries_of_ones_own_add_to_the_table_or_replace_an_entry():
 def test_the_synonyms_table_is_read_from_the_configuration(tmp_path: Path):
     path = tmp_path / "searchidx.toml"
     path.write_text('[synonyms]\nGQA = ["grouped-query attention"]\nSAE = "sparse autoencoder"\n')
-    config = load_config(path)
-    assert config.synonyms == {"GQA": ("grouped-query attention",),
-                               "SAE": ("sparse autoencoder",)}
+    assert load_synonyms(path) == {"GQA": ("grouped-query attention",),
+                                   "SAE": ("sparse autoencoder",)}
     # applied when searching: a change needs no re-index, so it does not re-read the posts
-    assert config.digest == load_config(None).digest
+    assert load_config(path).digest == load_config(None).digest
 
 
 @pytest.mark.parametrize(("table", "reason"), [
@@ -80,7 +79,8 @@ def test_a_bad_synonyms_table_is_an_error_naming_the_file(tmp_path: Path, table,
     path = tmp_path / "searchidx.toml"
     path.write_text(table + "\n")
     with pytest.raises(SearchIdxError, match=rf"^{re.escape(str(path))}: .*{re.escape(reason)}"):
-        load_config(path)
+        load_synonyms(path)
+    load_config(path)  # the posts' settings are read all the same: indexing goes on
 
 
 # --- searching corpus/ ------------------------------------------------------------------------

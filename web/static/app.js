@@ -60,6 +60,8 @@
         var fresh = page.getElementById("instant");
         // An error page (a bad date in "Since") shows its message in the results' place.
         var nodes = fresh ? fresh.childNodes : page.querySelectorAll(".error");
+        // Anything else (a proxy's error page) leaves the results as they were.
+        if (!nodes.length) { return; }
         region.replaceChildren.apply(region, Array.from(nodes));
         var said = region.querySelector("#total") || region.querySelector(".message");
         count.textContent = said ? said.textContent.replace(/\s+/g, " ").trim() : "";

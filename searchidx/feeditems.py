@@ -139,8 +139,8 @@ def _escape(text: str) -> str:
 
 def _entry_date(entry) -> datetime | None:
     for name in ("published", "updated", "created"):
-        # not entry.get: for a missing updated_parsed feedparser warns and maps it
-        parsed = entry[f"{name}_parsed"] if f"{name}_parsed" in entry.keys() else None
+        # not entry.get: asked for a missing updated_parsed, feedparser warns and maps it
+        parsed = dict.get(entry, f"{name}_parsed")
         if parsed:
             try:
                 return _plausible(datetime.fromtimestamp(calendar.timegm(parsed), UTC))

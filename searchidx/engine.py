@@ -43,6 +43,7 @@ import heapq
 import mmap
 import os
 import pickle
+import shutil
 import struct
 from array import array
 from collections.abc import Iterable, Iterator
@@ -237,12 +238,12 @@ class TermPool(PostingPool):
         if self.runs:  # earlier runs hold earlier documents: merge by term, runs in order
             runs, self.runs = self.runs, []
             records = heapq.merge(*map(self._read_run, runs), records, key=itemgetter(0))
-        arrays = _ArrayPostingsWriter(self.array_fields)
+        arrays = _ArrayPostingsWriter(self.array_fields, self.arrays_path)
         if self._in_order:
             postings = self._postings(records, arrays)
         else:  # a merge, or postings added out of order: the sorted stream, term by term
             postings = arrays.collecting(sorted(self._postings(records, None)))
-        return arrays.written_after(postings, self.arrays_path)
+        yield from arrays.written_after(postings)
 
     @staticmethod
     def _postings(records, arrays: _ArrayPostingsWriter | None):
@@ -315,37 +316,47 @@ class _ArrayPostingsWriter:
     """A segment's postings of `fields`, gathered as they stream to Whoosh, then written
     as one file: the magic line, the header, the field names (comma-separated), then key
     ends (int64, terms + 1), posting ends (int64, terms + 1), document numbers (int32),
-    weights (`_WEIGHT_TYPES`) and the keys."""
+    weights (`_WEIGHT_TYPES`) and the keys. Document numbers and weights go to temporary
+    files as they come (a segment of 100,000 posts has ~40 million), so memory holds only
+    the terms."""
 
-    def __init__(self, fields: frozenset[str]) -> None:
+    _BUFFERED = 1 << 20  # postings held before they are written out
+
+    def __init__(self, fields: frozenset[str], path: Path) -> None:
         self.fields = fields
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._docnum_file = open(path.with_suffix(".docnums.tmp"), "w+b")  # noqa: SIM115
+        self._weight_file = open(path.with_suffix(".weights.tmp"), "w+b")  # noqa: SIM115
         self.keys = bytearray()
         self.key_ends = array("q", [0])
         self.posting_ends = array("q", [0])
         self.docnums = array("i")
         self.weights = array("f")
+        self.small_weights = True  # all whole numbers that fit in two bytes
         self._last: tuple[str, bytes] | None = None
 
-    def add_term(self, fieldname: str, btext: bytes, docnums: Iterable[int],
-                 weights: Iterable[float]) -> None:
+    def add_term(self, fieldname: str, btext: bytes, docnums: array, weights: array) -> None:
         """A term's postings, in order; the same term again (from the next run of a
         spilled pool) continues it."""
         self._start(fieldname, btext)
         self.docnums.extend(docnums)
         self.weights.extend(array("f", weights))
-        self.posting_ends[-1] = len(self.docnums)
+        self.posting_ends[-1] += len(docnums)
+        if len(self.docnums) >= self._BUFFERED:
+            self._write_out()
 
     def collecting(self, postings: Iterable[tuple]) -> Iterator[tuple]:
         """The sorted stream passed on, its postings gathered term by term."""
         for posting in postings:
             fieldname, btext, docnum, weight, _ = posting
-            if fieldname not in self.fields:
-                yield posting
-                continue
-            self._start(fieldname, btext)
-            self.docnums.append(docnum)
-            self.weights.append(weight)
-            self.posting_ends[-1] += 1
+            if fieldname in self.fields:
+                self._start(fieldname, btext)
+                self.docnums.append(docnum)
+                self.weights.append(weight)
+                self.posting_ends[-1] += 1
+                if len(self.docnums) >= self._BUFFERED:
+                    self._write_out()
             yield posting
 
     def _start(self, fieldname: str, btext: bytes) -> None:
@@ -355,28 +366,47 @@ class _ArrayPostingsWriter:
             self.key_ends.append(len(self.keys))
             self.posting_ends.append(self.posting_ends[-1])
 
-    def written_after(self, postings: Iterator[tuple], path: Path) -> Iterator[tuple]:
+    def _write_out(self) -> None:
+        weights = np.frombuffer(self.weights, np.float32)
+        self.small_weights = self.small_weights and bool(
+            not len(weights) or (weights.min() >= 0 and weights.max() <= 65535
+                                 and np.array_equal(weights, np.round(weights))))
+        self.docnums.tofile(self._docnum_file)
+        self.weights.tofile(self._weight_file)
+        self.docnums, self.weights = array("i"), array("f")
+
+    def written_after(self, postings: Iterator[tuple]) -> Iterator[tuple]:
         """The stream passed on; once it has all gone to Whoosh, the file is written
         (a temporary file renamed: a reader never sees half of one)."""
-        yield from postings
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        weights = np.frombuffer(self.weights, np.float32)
-        small = not len(weights) or bool(weights.min() >= 0 and weights.max() <= 65535
-                                         and np.array_equal(weights, np.round(weights)))
+        try:
+            yield from postings
+            self._write_out()
+            self._assemble()
+        finally:
+            for part in (self._docnum_file, self._weight_file):
+                part.close()
+                Path(part.name).unlink(missing_ok=True)
+
+    def _assemble(self) -> None:
+        temporary = self.path.with_suffix(".tmp")
         names = ",".join(sorted(self.fields)).encode("ascii")
+        weight_type = _WEIGHT_TYPES[self.small_weights]
         with open(temporary, "wb") as f:
             f.write(_MAGIC)
-            f.write(_HEADER.pack(len(self.key_ends) - 1, len(self.docnums), len(self.keys),
-                                 int(small), len(names)))
+            f.write(_HEADER.pack(len(self.key_ends) - 1, self.posting_ends[-1], len(self.keys),
+                                 int(self.small_weights), len(names)))
             f.write(names)
-            for part in (self.key_ends, self.posting_ends, self.docnums):
-                part.tofile(f)
-            f.write(weights.astype(_WEIGHT_TYPES[small]).tobytes())
+            self.key_ends.tofile(f)
+            self.posting_ends.tofile(f)
+            self._docnum_file.seek(0)
+            shutil.copyfileobj(self._docnum_file, f)
+            self._weight_file.seek(0)
+            while chunk := self._weight_file.read(self._BUFFERED * 4):
+                f.write(np.frombuffer(chunk, np.float32).astype(weight_type).tobytes())
             f.write(self.keys)
             f.flush()
             os.fsync(f.fileno())  # whole on disk before its name says it is there
-        os.replace(temporary, path)
+        os.replace(temporary, self.path)
 
 
 class ArrayPostings:

@@ -352,8 +352,12 @@ def test_killed_run_leaves_the_previous_state_and_the_next_run_finishes(
 # --- the parallel build's posting pool ------------------------------------------------------
 
 @pytest.mark.parametrize("limit_mb", [512, 0.005])  # in memory; spilled to many disk runs
-def test_term_pool_yields_whooshs_posting_order(tmp_path, limit_mb: float) -> None:
+def test_term_pool_yields_whooshs_posting_order(tmp_path, limit_mb: float,
+                                                 monkeypatch) -> None:
     import random
+
+    # the arrays file is written out a few postings at a time, as at full size
+    monkeypatch.setattr(engine._ArrayPostingsWriter, "_BUFFERED", 7)
 
     from whoosh.filedb.filestore import FileStorage
     from whoosh.writing import PostingPool

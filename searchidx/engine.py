@@ -20,7 +20,9 @@ What it relies on, and where Whoosh has it:
 - A block posting matcher's `_read_ids`, `_read_weights`, `_ids`, `_weights`,
   `_next_block`: postings a block at a time (`posting_blocks`).
 - A segment reader's `_perdoc` and a column reader's `_dbfile`, `_basepos`, `_count`, and
-  the `_{field}_len` column: field lengths in one read (`length_codes`).
+  the `_{field}_len` column: field lengths in one read (`length_codes`); a numeric column
+  reader's `_typecode`, `_fixedlen` and `_default` (big-endian fixed-width values, the
+  default past `_count`): a NUMERIC column in one read (`numeric_column`).
 - A segment reader's `_terms` (`_fieldmap`, `_keycoder`, `_tindex`) and the record layout
   of `OrderedHashReader` and `W3TermInfo`: a field's terms in one pass (`field_lexicon`).
 - `SegmentWriter.pool` is swapped for `TermPool` (`segment_writer`, `pooled_writer`): every
@@ -97,6 +99,25 @@ def length_codes(leaf, fieldname: str) -> bytes:
 
 _RECORD_LENGTHS = struct.Struct("!II")  # key and value sizes of a term record
 _DOC_FREQUENCY = struct.Struct("!I")  # at byte 5 of a term's W3TermInfo (flags, weight)
+
+
+def numeric_column(leaf, fieldname: str) -> np.ndarray:
+    """A NUMERIC field's column of one segment as int64, one value a document, in one
+    read: Whoosh's reader unpacks a value a document (~2.5 µs; 0.5 s a column at 200,000
+    posts, paid by every cold `searchidx search`)."""
+    count = leaf.doc_count_all()
+    if count == 0 or not leaf.has_column(fieldname):
+        return np.zeros(count, dtype=np.int64)
+    field = leaf.schema[fieldname]
+    if field.numtype is not int:
+        raise TypeError(f"{fieldname} is not an integer field")
+    column = leaf.column_reader(fieldname, translate=False)
+    # The column holds Whoosh's sortable form: a signed number shifted by 2 ** (bits - 1).
+    raw = np.full(count, column._default, dtype=np.uint64)
+    data = column._dbfile.get(column._basepos, column._count * column._fixedlen)
+    raw[: column._count] = np.frombuffer(data, np.dtype(">" + column._typecode))
+    shift = np.uint64(1 << (field.bits - 1) if field.signed else 0)
+    return (raw - shift).view(np.int64)
 
 
 def field_lexicon(leaf, fieldname: str) -> Iterator[tuple[bytes, int]]:

@@ -85,11 +85,15 @@ class Snapshot:
 
     @cached_property
     def length(self) -> np.ndarray:
-        return np.array(self._column("length", default=0), dtype=np.int64)
+        return self._numbers("length")
 
     @cached_property
     def id_number(self) -> np.ndarray:
-        return np.array(self._column("id_number", default=0), dtype=np.int64)
+        return self._numbers("id_number")
+
+    def _numbers(self, name: str) -> np.ndarray:
+        parts = [engine.numeric_column(leaf, name) for leaf, _ in self.reader.leaf_readers()]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     @cached_property
     def dated(self) -> np.ndarray:

@@ -1,6 +1,7 @@
-"""Postings read as arrays (engine.ArrayPostings) give exactly what Whoosh's own postings
-give: term by term, and search by search, on a real index written in several runs
-(parallel build, in-process updates, merges, deletions)."""
+"""Postings read as arrays (engine.ArrayPostings), and numeric columns read in one call,
+give exactly what Whoosh's own readers give: term by term, and search by search, on a
+real index written in several runs (parallel build, in-process updates, merges,
+deletions)."""
 
 from __future__ import annotations
 
@@ -103,3 +104,12 @@ def test_a_postings_file_cut_short_is_refused_not_misread(index_dir: Path, tmp_p
         cut.write_bytes(whole.read_bytes()[:size])
         with pytest.raises(SearchIdxError, match="not a searchidx postings file|cut short"):
             engine.ArrayPostings(cut)
+
+
+def test_numeric_columns_read_in_one_call_equal_whooshs_reader(index_dir: Path):
+    reader = Index.open(index_dir)._view().snapshot.reader
+    for name in ("length", "id_number"):
+        for leaf, _ in reader.leaf_readers():
+            ours = engine.numeric_column(leaf, name).tolist()
+            assert ours == list(leaf.column_reader(name)), name
+            assert len(ours) == leaf.doc_count_all() and any(ours)

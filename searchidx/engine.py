@@ -22,7 +22,9 @@ What it relies on, and where Whoosh has it:
 - A segment reader's `_perdoc` and a column reader's `_dbfile`, `_basepos`, `_count`, and
   the `_{field}_len` column: field lengths in one read (`length_codes`); a numeric column
   reader's `_typecode`, `_fixedlen` and `_default` (big-endian fixed-width values, the
-  default past `_count`): a NUMERIC column in one read (`numeric_column`).
+  default past `_count`): a NUMERIC column in one read (`numeric_column`); a VarBytes
+  column reader's `_dbfile`, `_basepos`, `_length`, `_offsets` and `_lengths`: a text
+  column in one read (`text_column`).
 - A segment reader's `_terms` (`_fieldmap`, `_keycoder`, `_tindex`) and the record layout
   of `OrderedHashReader` and `W3TermInfo`: a field's terms in one pass (`field_lexicon`).
 - `SegmentWriter.pool` is swapped for `TermPool` (`segment_writer`, `pooled_writer`): every
@@ -118,6 +120,18 @@ def numeric_column(leaf, fieldname: str) -> np.ndarray:
     raw[: column._count] = np.frombuffer(data, np.dtype(">" + column._typecode))
     shift = np.uint64(1 << (field.bits - 1) if field.signed else 0)
     return (raw - shift).view(np.int64)
+
+
+def text_column(leaf, fieldname: str) -> list[str | None]:
+    """A text field's column (an ID field's `sortable=True`) of one segment, one value a
+    document, from one read of its bytes (Whoosh's reader: a read a document); None for
+    every document when the segment has no such column."""
+    if leaf.doc_count_all() == 0 or not leaf.has_column(fieldname):
+        return [None] * leaf.doc_count_all()
+    column = leaf.column_reader(fieldname, translate=False)
+    data = column._dbfile.get(column._basepos, column._length)
+    return [data[start : start + size].decode("utf-8")
+            for start, size in zip(column._offsets, column._lengths, strict=True)]
 
 
 def field_lexicon(leaf, fieldname: str) -> Iterator[tuple[bytes, int]]:

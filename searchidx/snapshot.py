@@ -81,7 +81,8 @@ class Snapshot:
     # --- columns, each read on first use: a one-off CLI search needs few of them ---
     @cached_property
     def url_key(self) -> list[str]:
-        return self._column("url_key")
+        return [key for leaf, _ in self.reader.leaf_readers()
+                for key in engine.text_column(leaf, "url_key")]
 
     @cached_property
     def length(self) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Postings read as arrays (engine.ArrayPostings), and numeric columns read in one call,
+"""Postings read as arrays (engine.ArrayPostings), and columns read in one call,
 give exactly what Whoosh's own readers give: term by term, and search by search, on a
 real index written in several runs (parallel build, in-process updates, merges,
 deletions)."""
@@ -113,3 +113,11 @@ def test_numeric_columns_read_in_one_call_equal_whooshs_reader(index_dir: Path):
             ours = engine.numeric_column(leaf, name).tolist()
             assert ours == list(leaf.column_reader(name)), name
             assert len(ours) == leaf.doc_count_all() and any(ours)
+
+
+def test_a_text_column_read_in_one_call_equals_whooshs_reader(index_dir: Path):
+    reader = Index.open(index_dir)._view().snapshot.reader
+    for leaf, _ in reader.leaf_readers():
+        ours = engine.text_column(leaf, "url_key")
+        assert ours == list(leaf.column_reader("url_key")) and len(ours) == leaf.doc_count_all()
+        assert all(isinstance(key, str) for key in ours) and any(ours)

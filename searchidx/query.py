@@ -451,17 +451,20 @@ def _as_typed(node: wq.Query) -> wq.Query:
 
 
 def _words_together(children: list[wq.Query]) -> list[wq.Query]:
-    """ORed children with the per-field terms of one word gathered into one node again:
+    """ORed children with the per-field nodes of one word gathered into one node again:
     Whoosh's OR merges the first word's `title:w OR summary:w OR body:w` into its own
-    list, where they would look like three words."""
+    list, where they would look like three words (a compound's too: three Ors)."""
     out: list[wq.Query] = []
+    gathered: list[wq.Query] = []  # the nodes of the word being gathered, if any
     for child in children:
-        word = _word_of(child) if isinstance(child, wq.Term | Phrase) else None
+        word = _word_of(child)
+        word = word if word and len(word[1]) == 1 else None  # a word in one field
         before = _word_of(out[-1]) if out and word else None
         if word and before and before[0] == word[0] and word[1][0] not in before[1]:
-            gathered = out[-1].subqueries if type(out[-1]) is wq.Or else [out[-1]]
-            out[-1] = wq.Or([*gathered, child])
+            gathered = (gathered or [out[-1]]) + [child]
+            out[-1] = wq.Or(gathered)
         else:
+            gathered = []
             out.append(child)
     return out
 

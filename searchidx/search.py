@@ -32,7 +32,7 @@ from searchidx.arguments import (
     query_text,
 )
 from searchidx.errors import IndexCorrupt, IndexNotFound, PostNotFound, SearchIdxError
-from searchidx.query import parse, suggest
+from searchidx.query import ParsedQuery, parse, suggest
 from searchidx.ranking import DEFAULT_RANKING, Ranking
 from searchidx.records import Hit, IndexReport, PostRecord, Results, Stats
 from searchidx.schema import SCHEMA_VERSION, TEXT_FIELDS, from_stored, has_index
@@ -176,14 +176,11 @@ class Index:
         started = time.perf_counter()
         check_paging(sort, page, per_page)
         typed = query_text(text)
-        text, cut_notice = first_words(typed)
         view = self._view()
         searcher, snapshot = view.searcher, view.snapshot
         filters = filter_query(source, tag, author, since, until)
-        synonyms, config_notice = self._synonyms_of(view.store)
-        parsed = parse(text, searcher.schema, snapshot.vocabulary, synonyms)
+        text, parsed, notice = self._parse(view, typed)
         all_words, any_word = parsed.every, parsed.any
-        notice = "; ".join(n for n in (cut_notice, config_notice, parsed.notice) if n) or None
         if any_word is None:
             all_words = any_word = query.Every()
             sort = "newest" if sort == "relevance" else sort
@@ -236,14 +233,25 @@ class Index:
             synonyms=parsed.synonyms, seconds=time.perf_counter() - started,
         )
 
+    def _parse(self, view: _View, typed: str) -> tuple[str, ParsedQuery, str | None]:
+        """The query as a search reads it: cut to its first words, with the archive's
+        synonyms. Returns the text searched, the parsed query and the notices."""
+        text, cut_notice = first_words(typed)
+        synonyms, config_notice = self._synonyms_of(view.store)
+        parsed = parse(text, view.searcher.schema, view.snapshot.vocabulary, synonyms)
+        notice = "; ".join(n for n in (cut_notice, config_notice, parsed.notice) if n) or None
+        return text, parsed, notice
+
     def _synonyms_of(self, store: Store) -> tuple[Synonyms, str | None]:
         """The built-in synonyms with the `[synonyms]` of the archives' configuration
         files, read again when one changes (no re-index needed). A file that cannot be
         read leaves the built-in ones and a notice: searching goes on."""
         paths = store.meta("config_files")  # recorded by each indexing run
         if paths is None:  # an index from before: the roots' own files
+            from searchidx.config import CONFIG_NAME
+
             given = store.meta("root_configs") or {}
-            paths = [given.get(root) or str(Path(root) / "searchidx.toml")
+            paths = [given.get(root) or str(Path(root) / CONFIG_NAME)
                      for root in store.meta("roots") or []]
         key = tuple((path, _file_version(Path(path))) for path in paths)
         cached = self._synonyms
@@ -266,11 +274,9 @@ class Index:
         """Where the query `text` matches the plain text `within` (an archived copy's
         text), as (start, end) spans in order: the words and phrases a search for `text`
         finds in a body, found as its snippets find them. Never fails on query syntax."""
-        text, _notice = first_words(query_text(text))
         view = self._view()
         schema = view.searcher.schema
-        synonyms, _config_notice = self._synonyms_of(view.store)
-        any_word = parse(text, schema, view.snapshot.vocabulary, synonyms).any
+        any_word = self._parse(view, query_text(text))[1].any
         if any_word is None:
             return []
         wanted = snippet_query(view.snapshot.query_terms(any_word), any_word).get("body")

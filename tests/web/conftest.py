@@ -104,6 +104,8 @@ def base_url(app):
 
 @pytest.fixture(scope="module")
 def browser(base_url):  # depends on the server so that it closes before the server does
+    if not CHROMIUM.exists():
+        pytest.skip("needs /usr/bin/chromium (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

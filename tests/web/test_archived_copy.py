@@ -9,9 +9,9 @@ from pathlib import Path
 
 import feedparser
 import pytest
-import yaml
 
 from searchidx import Index, indexer
+from tests.conftest import _write_post
 from web import create_app
 from web.render import markdown_html, post_base_url
 
@@ -67,8 +67,7 @@ def archive(tmp_path_factory) -> Path:
             "Wuzzle body text."),
     }
     for name, (meta, body) in posts.items():
-        text = f"---\n{yaml.safe_dump(meta, sort_keys=False)}---\n{body}"
-        (folder / name).write_text(text, encoding="utf-8")
+        _write_post(folder, name, meta, body)
     return folder
 
 

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")  # the fixtures (base_url, browser, page) are in conftest.py
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs /usr/bin/chromium (apt-get install -y chromium)"),
-]
+pytestmark = pytest.mark.slow  # the browser fixtures (in conftest.py) skip without Chromium
 
 
 def params(url: str) -> dict[str, list[str]]:

@@ -5,18 +5,11 @@ that is readable, and a page that works as before with JavaScript off."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")  # the fixtures (base_url, browser, page) are in conftest.py
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs /usr/bin/chromium (apt-get install -y chromium)"),
-]
+pytestmark = pytest.mark.slow  # the browser fixtures (in conftest.py) skip without Chromium
 
 
 def params(url: str) -> dict[str, list[str]]:

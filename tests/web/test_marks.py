@@ -10,13 +10,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-import yaml
 
 from searchidx import Index, indexer
+from tests.conftest import _write_post
 from web import create_app
 from web.render import mark_html, markdown_html
-
-CHROMIUM = Path("/usr/bin/chromium")  # the browser fixtures are in conftest.py
 
 # Every form the marking must get right: stems (models, modeling, Model), a phrase split
 # by formatting, words inside link addresses, image alt text and titles, an entity next to
@@ -47,8 +45,7 @@ def archive(tmp_path_factory) -> Path:
                                 OTHER_POST),
     }
     for name, (meta, body) in posts.items():
-        text = f"---\n{yaml.safe_dump(meta, sort_keys=False)}---\n{body}"
-        (folder / name).write_text(text, encoding="utf-8")
+        _write_post(folder, name, meta, body)
     return folder
 
 
@@ -211,8 +208,6 @@ def test_full_width_and_wildcard_queries_mark_as_search_matches(app, idx):
 # --- in Chromium -----------------------------------------------------------------------
 
 @pytest.mark.slow
-@pytest.mark.skipif(not CHROMIUM.exists(),
-                    reason="needs /usr/bin/chromium (apt-get install -y chromium)")
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 def test_next_mark_jumps_in_the_browser(open_page, base_url, idx, javascript):
     page = open_page(java_script_enabled=javascript, viewport={"width": 800, "height": 400})

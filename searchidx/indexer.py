@@ -48,7 +48,10 @@ from searchidx.schema import (
 from searchidx.store import STORE_NAME, FileState, Store
 
 LOCK_NAME = "writer.lock"
-WRITER_MEMORY_MB = 512  # per writer; below 256 Whoosh spills postings to disk runs (slow)
+# The postings the writers of one run hold in memory, all together; past it each spills
+# sorted runs of whole terms to disk, merged back a term at a time (engine.TermPool). At
+# 200,000 posts two writers of 512 MB each made the build's peak 1.6 GB.
+INDEXING_MEMORY_MB = 384
 # Indexing allocates millions of posting tuples and no cycles worth chasing: collecting
 # the youngest generation every 100,000 allocations instead of 700 saved ~25% of CPU.
 _INDEXING_GC_THRESHOLDS = (100_000, 50, 1000)
@@ -78,7 +81,7 @@ class Root:
         return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: slots halve what a scan holds
 class _Candidate:
     path: str
     key: str  # archive folder name + path inside it: what the post id is made from
@@ -324,8 +327,9 @@ def _scan(followed: list[Root], report: IndexReport) -> dict[str, _Candidate]:
             if key in keys:  # two archive folders of the same name: fall back to the path
                 key = str(path)
             keys.add(key)
-            found[str(path)] = _Candidate(str(path), key, st.st_mtime_ns, st.st_size,
-                                          st.st_ctime_ns, config.aliases, config.digest)
+            name = str(path)
+            found[name] = _Candidate(name, key, st.st_mtime_ns, st.st_size,
+                                     st.st_ctime_ns, config.aliases, config.digest)
     return found
 
 
@@ -449,7 +453,7 @@ def _write_in_process(ix, store: Store, to_parse: list[_Candidate],
     they leave the index (their old text would be found, but is no longer the file's)."""
     indexed: list[FileState] = []
     dropped: list[str] = []
-    writer = engine.pooled_writer(ix, WRITER_MEMORY_MB, ARRAY_POSTINGS_FIELDS)
+    writer = engine.pooled_writer(ix, INDEXING_MEMORY_MB, ARRAY_POSTINGS_FIELDS)
     default_gc_thresholds = gc.get_threshold()
     gc.set_threshold(*_INDEXING_GC_THRESHOLDS)
     try:
@@ -507,7 +511,8 @@ def _build_in_parallel(ix, candidates: list[_Candidate], workers: int,
     try:
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                  initargs=(os.getpid(), done)) as pool:
-            futures = [pool.submit(_write_segment, index_dir, share) for share in shares]
+            futures = [pool.submit(_write_segment, index_dir, share, INDEXING_MEMORY_MB // workers)
+                       for share in shares]
             parsed = 0
             while not all(future.done() for future in futures):
                 try:
@@ -523,14 +528,12 @@ def _build_in_parallel(ix, candidates: list[_Candidate], workers: int,
         raise
     engine.drop_stale_postings(ix)
     indexed = []
-    by_path = {cand.path: cand for cand in candidates}
-    for _, outcomes in results:
-        for path, doc_id, content_hash, reason in outcomes:
+    for share, (_, outcomes) in zip(shares, results, strict=True):
+        for cand, (doc_id, content_hash, reason) in zip(share, outcomes, strict=True):
             if reason is not None:
-                report.skipped.append(Skipped(path, reason))
+                report.skipped.append(Skipped(cand.path, reason))
                 continue
-            cand = by_path[path]
-            indexed.append(FileState(path, doc_id, cand.mtime_ns, cand.size, content_hash,
+            indexed.append(FileState(cand.path, doc_id, cand.mtime_ns, cand.size, content_hash,
                                      cand.ctime_ns, cand.config))
             report.added += 1
     return indexed
@@ -558,11 +561,12 @@ def _start_worker(indexer_pid: int, done=None) -> None:
     threading.Thread(target=exit_when_orphaned, daemon=True).start()
 
 
-def _write_segment(index_dir: str, candidates: list[_Candidate]):
+def _write_segment(index_dir: str, candidates: list[_Candidate], memory_mb: int):
     """In a worker: parse the files and write them as one new segment (not committed).
-    Returns the segment (None if no post could be read) and an outcome per file."""
+    Returns the segment (None if no post could be read) and, for each file in order,
+    (post id, content hash, None) or (None, None, why it could not be read)."""
     ix = FileStorage(index_dir, supports_mmap=False).open_index()
-    writer = engine.segment_writer(ix, WRITER_MEMORY_MB, ARRAY_POSTINGS_FIELDS)
+    writer = engine.segment_writer(ix, memory_mb, ARRAY_POSTINGS_FIELDS)
     store = Store(index_dir)
     outcomes, texts = [], []
     gc.set_threshold(*_INDEXING_GC_THRESHOLDS)  # this process only indexes
@@ -570,11 +574,11 @@ def _write_segment(index_dir: str, candidates: list[_Candidate]):
         for number, cand in enumerate(candidates, 1):
             result = _parse_one(cand)
             if isinstance(result, PostError):
-                outcomes.append((cand.path, None, None, result.reason))
+                outcomes.append((None, None, result.reason))
             else:
                 writer.add_document(**to_document(result))
                 texts.append((result.content_hash, result.body, result.markdown))
-                outcomes.append((cand.path, result.id, result.content_hash, None))
+                outcomes.append((result.id, result.content_hash, None))
             if len(texts) >= 200:
                 store.put_texts(texts)
                 texts.clear()

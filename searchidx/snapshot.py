@@ -165,7 +165,8 @@ class Snapshot:
         because a stub's own fields cannot say which post it copies."""
         # Every key holds one separator: its halves in one split, and then whole-list
         # steps in C, as a loop over the posts took ~0.5 s of a cold search at 200,000.
-        halves = COPY_KEY_SEPARATOR.join(self.url_key).split(COPY_KEY_SEPARATOR)
+        keys = self.url_key
+        halves = COPY_KEY_SEPARATOR.join(keys).split(COPY_KEY_SEPARATOR) if keys else []
         identities, titles = halves[0::2], halves[1::2]
         for docnum in np.flatnonzero(~self.live).tolist():
             identities[docnum] = titles[docnum] = None  # deleted: in no group

@@ -29,7 +29,7 @@ What it relies on, and where Whoosh has it:
   of `OrderedHashReader` and `W3TermInfo`: a field's terms in one pass (`field_lexicon`).
 - `W3Codec`'s `_blocklimit`, `_compression`, `_inlinelimit`; `W3PostingsWriter`'s
   `_mini_ids`, `_mini_weights`, `_mini_values` (a block's parts before they are pickled)
-  with `_ids`, `_weights`, `_values`, `_format`, `_byteids`; `W3LeafMatcher`'s
+  with `_ids`, `_weights`, `_values`, `_format`; `W3LeafMatcher`'s
   `_read_ids`, `_read_weights`, `_read_values` with `_data`, `_read_data`, `_fixedsize`,
   `_blocklength`: posting blocks of packed arrays (`PackedCodec`), written by every
   writer of `segment_writer` and `pooled_writer`.
@@ -539,7 +539,9 @@ class PackedCodec(W3Codec):
     (pickled into the TOC): this class must stay importable here."""
 
     def postings_writer(self, dbfile, byteids=False):
-        return _PackedPostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
+        if byteids:  # term vectors (searchidx keeps none): Whoosh reads them with its own
+            return super().postings_writer(dbfile, byteids=True)
+        return _PackedPostingsWriter(dbfile, blocklimit=self._blocklimit,
                                      compression=self._compression,
                                      inlinelimit=self._inlinelimit)
 
@@ -575,8 +577,6 @@ class _PackedPostingsWriter(W3PostingsWriter):
     """Writes each block's parts packed (`PackedCodec`); the rest is Whoosh's."""
 
     def _mini_ids(self):
-        if self._byteids:  # term vectors (searchidx keeps none): Whoosh's own
-            return super()._mini_ids()
         return _packed([b - a for a, b in pairwise([0, *self._ids])])
 
     def _mini_weights(self):
@@ -600,8 +600,6 @@ class _PackedMatcher(W3LeafMatcher):
     def _read_ids(self):
         if self._data is None:
             self._read_data()
-        if self._byteids:
-            return super()._read_ids()
         self._ids = array("I", accumulate(_unpacked(self._data[0])))
 
     def _read_weights(self):

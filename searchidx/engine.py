@@ -552,21 +552,22 @@ class PackedCodec(W3Codec):
         return _PackedMatcher(dbfile, offset, length, format_, term=term, scorer=scorer)
 
 
-def _packed(numbers) -> bytes:
-    """Unsigned integers as an array of the narrowest type (`_typed`)."""
+def packed(numbers) -> bytes:
+    """Unsigned integers as an array of the narrowest type (`_typed`): posting blocks, and
+    the positions of `schema.ResearchPositions`."""
     largest = max(numbers, default=0)
     return _typed("B" if largest <= 0xFF else "H" if largest <= 0xFFFF else "I", numbers)
 
 
 def _typed(typecode: str, numbers) -> bytes:
-    """Numbers as an array, after a byte naming its type: what `_unpacked` reads."""
-    packed = array(typecode, numbers)
+    """Numbers as an array, after a byte naming its type: what `unpacked` reads."""
+    values = array(typecode, numbers)
     if sys.byteorder == "big":  # the index is little-endian on every machine
-        packed.byteswap()
-    return typecode.encode() + packed.tobytes()
+        values.byteswap()
+    return typecode.encode() + values.tobytes()
 
 
-def _unpacked(data: bytes) -> array:
+def unpacked(data: bytes) -> array:
     numbers = array(chr(data[0]), data[1:])
     if sys.byteorder == "big":
         numbers.byteswap()
@@ -577,21 +578,21 @@ class _PackedPostingsWriter(W3PostingsWriter):
     """Writes each block's parts packed (`PackedCodec`); the rest is Whoosh's."""
 
     def _mini_ids(self):
-        return _packed([b - a for a, b in pairwise([0, *self._ids])])
+        return packed([b - a for a, b in pairwise([0, *self._ids])])
 
     def _mini_weights(self):
         weights = self._weights
         if all(w == 1.0 for w in weights):
             return None
         if all(0 <= w <= 0xFFFFFFFF and w == int(w) for w in weights):
-            return _packed([int(w) for w in weights])  # frequencies, for most fields
+            return packed([int(w) for w in weights])  # frequencies, for most fields
         return _typed("d", weights)
 
     def _mini_values(self):
         size = self._format.fixed_value_size()
         if size is not None and size >= 0:  # none, or all one size: Whoosh's own
             return super()._mini_values()
-        return _packed([len(v) for v in self._values]), b"".join(self._values)
+        return packed([len(v) for v in self._values]), b"".join(self._values)
 
 
 class _PackedMatcher(W3LeafMatcher):
@@ -600,7 +601,7 @@ class _PackedMatcher(W3LeafMatcher):
     def _read_ids(self):
         if self._data is None:
             self._read_data()
-        self._ids = array("I", accumulate(_unpacked(self._data[0])))
+        self._ids = array("I", accumulate(unpacked(self._data[0])))
 
     def _read_weights(self):
         if self._data is None:
@@ -609,7 +610,7 @@ class _PackedMatcher(W3LeafMatcher):
         if weights is None:  # all 1.0
             self._weights = array("d", [1.0]) * self._blocklength
         else:
-            self._weights = array("d", _unpacked(weights))
+            self._weights = array("d", unpacked(weights))
 
     def _read_values(self):
         if self._data is None:
@@ -619,4 +620,4 @@ class _PackedMatcher(W3LeafMatcher):
             return super()._read_values()
         sizes, joined = self._data[2]
         self._values = [joined[start:end]
-                        for start, end in pairwise(accumulate(_unpacked(sizes), initial=0))]
+                        for start, end in pairwise(accumulate(unpacked(sizes), initial=0))]

@@ -7,7 +7,6 @@ index's TOC, so they must stay importable at this module path (WHOOSH.md section
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 import zlib
 from array import array
@@ -24,6 +23,7 @@ from whoosh.lang import stemmer_for_language, stopwords_for_language
 from whoosh.support.charset import accent_map
 from whoosh.system import pack_uint
 
+from searchidx import engine
 from searchidx.cites import Citation, index_terms
 
 if TYPE_CHECKING:  # posts.py imports the frontmatter and markdown parsers: not for search
@@ -278,20 +278,10 @@ class ResearchPositions(formats.Positions):
         ]
 
     def encode(self, poslist) -> bytes:
-        gaps = array("I", [b - a for a, b in pairwise([0, *poslist])])
-        largest = max(gaps, default=0)
-        typecode = "B" if largest <= 0xFF else "H" if largest <= 0xFFFF else "I"
-        if typecode != "I":
-            gaps = array(typecode, gaps)
-        if sys.byteorder == "big":  # the index is little-endian on every machine
-            gaps.byteswap()
-        return typecode.encode() + gaps.tobytes()
+        return engine.packed([b - a for a, b in pairwise([0, *poslist])])
 
     def decode_positions(self, valuestring: bytes) -> list[int]:
-        gaps = array(chr(valuestring[0]), valuestring[1:])
-        if sys.byteorder == "big":
-            gaps.byteswap()
-        return list(accumulate(gaps))
+        return list(accumulate(engine.unpacked(valuestring)))
 
     def decode_frequency(self, valuestring: bytes) -> int:
         return (len(valuestring) - 1) // array(chr(valuestring[0])).itemsize

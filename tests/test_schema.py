@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -195,6 +196,6 @@ def test_positions_round_trip_in_the_narrowest_type(positions: list[int]) -> Non
     packed = ResearchPositions().encode(positions)
     assert ResearchPositions().decode_positions(packed) == positions
     assert ResearchPositions().decode_frequency(packed) == len(positions)
-    largest_gap = max((b - a for a, b in zip([0, *positions], positions)), default=0)
+    largest_gap = max((b - a for a, b in pairwise([0, *positions])), default=0)
     assert len(packed) == 1 + len(positions) * (
         1 if largest_gap < 2**8 else 2 if largest_gap < 2**16 else 4)

@@ -159,8 +159,9 @@ class Store:
 
 def _compressed(body: str, markdown: str) -> tuple[bytes, bytes]:
     """A post's plain text and markdown as stored. The markdown is compressed with the
-    plain text as zlib's preset dictionary: it is mostly the same words, so it takes
-    ~6% of what it takes alone (at 50,000 generated posts: 176 -> 11 MB)."""
+    plain text as zlib's preset dictionary: it is mostly the same words, so it takes ~6%
+    of what it takes alone (a sample of 3,000 generated posts). With the body at level 6,
+    the side store of 50,000 generated posts went from 344 to 206 MB."""
     plain = body.encode("utf-8", "surrogatepass")
     compressor = zlib.compressobj(6, zdict=plain)
     written = markdown.encode("utf-8", "surrogatepass")

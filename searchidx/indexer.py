@@ -81,7 +81,7 @@ class Root:
         return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-@dataclass(frozen=True, slots=True)  # one per file: slots halve what a scan holds
+@dataclass(frozen=True, slots=True)  # one per file
 class _Candidate:
     path: str
     key: str  # archive folder name + path inside it: what the post id is made from

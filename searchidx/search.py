@@ -246,13 +246,7 @@ class Index:
         """The built-in synonyms with the `[synonyms]` of the archives' configuration
         files, read again when one changes (no re-index needed). A file that cannot be
         read leaves the built-in ones and a notice: searching goes on."""
-        paths = store.meta("config_files")  # recorded by each indexing run
-        if paths is None:  # an index from before: the roots' own files
-            from searchidx.config import CONFIG_NAME
-
-            given = store.meta("root_configs") or {}
-            paths = [given.get(root) or str(Path(root) / CONFIG_NAME)
-                     for root in store.meta("roots") or []]
+        paths = store.meta("config_files") or []  # recorded by each indexing run
         key = tuple((path, _file_version(Path(path))) for path in paths)
         cached = self._synonyms
         if key == cached[0]:
@@ -261,7 +255,7 @@ class Index:
         for path, version in key:
             if version is None:
                 continue
-            from searchidx.config import load_synonyms  # reads posts' settings too: ~50 ms
+            from searchidx.config import load_synonyms  # imports posts.py's parsers: ~50 ms
 
             try:
                 synonyms = synonyms.with_entries(load_synonyms(Path(path)))

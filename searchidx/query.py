@@ -660,7 +660,9 @@ def _exclusions_apart(q: wq.Query) -> wq.Query:
             excluded = [excluded_by(child) for child in node.subqueries]
             if not any(excluded):
                 return node
-            rest = [child for child, ex in zip(node.subqueries, excluded, strict=True) if not ex]
+            # a stop word beside a NOT (`NOT b the`) is no word: the NOT excludes from all
+            rest = [child for child, ex in zip(node.subqueries, excluded, strict=True)
+                    if not ex and child.normalize() is not wq.NullQuery]
             base = wq.Or(rest, boost=node.boost) if rest else wq.Every()
             return wq.AndNot(base, wq.Or([ex for ex in excluded if ex]))
         if isinstance(node, wq.AndMaybe):  # +required optional

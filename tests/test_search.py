@@ -95,6 +95,15 @@ def test_not_excludes(corpus_index) -> None:
     assert len(names) < 10
 
 
+def test_a_stop_word_beside_a_not_leaves_the_not_alone(corpus_index) -> None:
+    """`(NOT protein) a` is `NOT protein`: the stop word is no word to search (found by
+    the differential test: the engine found nothing, the reference 341 posts)."""
+    without = _all(corpus_index, "NOT protein")
+    assert without and "2020-11-30-alphafold-2-casp14.md" not in without
+    for text in ("(NOT protein) a", "NOT protein the", "a NOT protein"):
+        assert _all(corpus_index, text) == without, text
+
+
 def test_minus_excludes(corpus_index) -> None:
     names = _all(corpus_index, "alphafold -database")
     assert "2020-11-30-alphafold-2-casp14.md" in names

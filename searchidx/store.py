@@ -8,7 +8,7 @@ table scan, and the roots, their configuration files and the last update.
 
 Crash safety: texts are written before the Whoosh commit and removed only after it, and
 `files` is written after it. A run killed in between leaves texts nobody uses (removed
-next time) or a `files` table behind the index (the next run re-does those files).
+by the next rebuild) or a `files` table behind the index (the next run re-does those files).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import sqlite3
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 STORE_NAME = "searchidx.sqlite"
 
@@ -44,9 +46,9 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 
-@dataclass(frozen=True, slots=True)  # one per file
-class FileState:
-    """What the index holds for one file."""
+class FileState(NamedTuple):  # one per file
+    """What the index holds for one file. A tuple, so the store's rows become states
+    without a Python call each (a re-sync of 1,000,000 files reads them all)."""
 
     path: str
     id: str
@@ -113,7 +115,8 @@ class Store:
     def files(self) -> dict[str, FileState]:
         rows = self._db.execute(
             "SELECT path, id, mtime_ns, size, hash, ctime_ns, config FROM files")
-        return {row[0]: FileState(*row) for row in rows}
+        # tuple.__new__ directly: FileState._make is a Python call per row
+        return {state.path: state for state in map(partial(tuple.__new__, FileState), rows)}
 
     def record_sync(
         self,
@@ -123,19 +126,40 @@ class Store:
         replace_all: bool = False,
     ) -> None:
         """After a Whoosh commit: record what the index now holds, drop unused texts.
-        With replace_all, `indexed` is everything the index holds."""
+        With replace_all, `indexed` is everything the index holds.
+
+        Only the texts of the files replaced or removed can have become unused, so only
+        they are looked at: sweeping every text took 1.2 s of a 200,000-post re-sync that
+        changed nothing. Texts left by a run that died before this step are swept by the
+        next rebuild (they are only disk: a file re-read later finds its text by hash)."""
+        indexed, removed = list(indexed), list(removed)
         with self._transaction():
             if replace_all:
                 self._db.execute("DELETE FROM files")
+                replaced = []
+            else:
+                replaced = self._hashes_of([f.path for f in indexed] + removed)
             self._db.executemany(
                 "INSERT OR REPLACE INTO files (path, id, mtime_ns, size, hash, ctime_ns, config) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                ((f.path, f.id, f.mtime_ns, f.size, f.hash, f.ctime_ns, f.config)
-                 for f in indexed),
-            )
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", indexed)
             self._db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in removed))
-            self._db.execute("DELETE FROM texts WHERE hash NOT IN (SELECT hash FROM files)")
+            if replace_all:
+                self._db.execute("DELETE FROM texts WHERE hash NOT IN (SELECT hash FROM files)")
+            elif stale := set(replaced) - {f.hash for f in indexed}:
+                self._db.execute(
+                    "DELETE FROM texts WHERE hash IN (SELECT value FROM json_each(?)) "
+                    "AND hash NOT IN (SELECT hash FROM files)", (json.dumps(sorted(stale)),))
         self.set_meta(meta)
+
+    def _hashes_of(self, paths: list[str]) -> list[str]:
+        """The recorded content hashes of these paths (those recorded)."""
+        hashes = []
+        for start in range(0, len(paths), 500):  # SQLite limits a statement's parameters
+            chunk = paths[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            hashes += [h for (h,) in self._db.execute(
+                f"SELECT hash FROM files WHERE path IN ({marks})", chunk)]
+        return hashes
 
     def clear(self) -> None:
         with self._transaction():

@@ -18,10 +18,12 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import pickle
 import queue
 import shutil
 import sqlite3
 import stat
+import tempfile
 import threading
 import time
 from collections import Counter, deque
@@ -442,6 +444,21 @@ def _sync(ix, store: Store, candidates: Iterable[_Candidate], followed: list[Roo
             f"index the new place and run `searchidx forget {root.path}`; if it is a disk "
             "that is not mounted, mount it and run again")
 
+    fresh_build = start_over or ix.doc_count_all() == 0
+    workers = jobs or os.cpu_count() or 1
+    if fresh_build and not known and workers > 1:
+        # Every file is to be read: deal them straight to the workers' shares on disk,
+        # and build on every core if there are enough, else read them back.
+        with _Shares(Path(ix.storage.folder), workers) as shares:
+            for cand in candidates:
+                shares.add(cand)
+            shares.close()
+            if shares.total >= _PARALLEL_BUILD_THRESHOLD:
+                _record(store, _build_in_parallel(ix, shares, progress, report), [],
+                        followed, report, start_over)
+                return
+            candidates = [cand for path in shares.paths for cand in _read_batches(path)]
+
     unseen = dict(known)  # what the scan has not found (yet)
     to_parse: list[_Candidate] = []
     refreshed: list[FileState] = []  # touched, same content: only the stat changes
@@ -479,26 +496,27 @@ def _sync(ix, store: Store, candidates: Iterable[_Candidate], followed: list[Roo
 
     indexed: list[FileState] = list(refreshed)
     dropped: list[str] = []  # indexed before, unreadable now
-    fresh_build = start_over or ix.doc_count_all() == 0
-    workers = jobs or os.cpu_count() or 1
-    if fresh_build and workers > 1 and len(to_parse) >= _PARALLEL_BUILD_THRESHOLD:
-        indexed += _build_in_parallel(ix, to_parse, workers, progress, report)
-    elif to_parse or gone or start_over:
+    if to_parse or gone or start_over:
         written, dropped = _write_in_process(ix, store, to_parse, known, removed, fresh_build,
                                              start_over, jobs, progress, report)
         indexed += written
-    store.record_sync(
-        indexed,
-        [state.path for state in gone] + dropped,
+    _record(store, indexed, [state.path for state in gone] + dropped, followed, report,
+            start_over)
+
+
+def _record(store: Store, indexed: Iterable[FileState], removed: list[str],
+            followed: list[Root], report: IndexReport, start_over: bool) -> None:
+    """After the commit: what the index holds now, then the run's facts (which include
+    the files found unreadable while `indexed` is read)."""
+    store.record_files(indexed, removed, replace_all=start_over)
+    store.set_meta(
         {"roots": [str(root.path) for root in followed],
          "root_configs": {str(root.path): str(root.config)
                           for root in followed if root.config is not None},
          # what search reads `[synonyms]` from (existing or not: it may be added later)
          "config_files": [str(root.config_file) for root in followed],
          "unreadable": [{"path": s.path, "reason": s.reason} for s in report.skipped],
-         "updated_at": datetime.now(UTC).isoformat()},
-        replace_all=start_over,
-    )
+         "updated_at": datetime.now(UTC).isoformat()})
 
 
 def _stat_matches(state: FileState, cand: _Candidate) -> bool:
@@ -560,10 +578,65 @@ def _write_in_process(ix, store: Store, to_parse: list[_Candidate],
     return indexed, dropped
 
 
-def _build_in_parallel(ix, candidates: list[_Candidate], workers: int,
-                       progress: Progress | None, report: IndexReport) -> list[FileState]:
+class _Shares:
+    """The files of a large build, dealt in turn into one file per worker (pickled
+    batches), so that no process holds the whole list: at 1,000,000 posts the lists
+    and their results held ~1 GB across the processes. Removed on leaving the block."""
+
+    _BATCH = 1000
+
+    def __init__(self, index_dir: Path, count: int) -> None:
+        for stale in index_dir.glob(_SHARES_PREFIX + "*"):  # left by a killed run
+            shutil.rmtree(stale, ignore_errors=True)
+        self.folder = Path(tempfile.mkdtemp(prefix=_SHARES_PREFIX, dir=index_dir))
+        self.paths = [self.folder / f"share-{number}" for number in range(count)]
+        self._files = [open(path, "wb") for path in self.paths]  # noqa: SIM115 - see close
+        self._batches: list[list[_Candidate]] = [[] for _ in self.paths]
+        self.total = 0
+
+    def add(self, cand: _Candidate) -> None:
+        number = self.total % len(self.paths)
+        batch = self._batches[number]
+        batch.append(cand)
+        self.total += 1
+        if len(batch) >= self._BATCH:
+            pickle.dump(batch, self._files[number], pickle.HIGHEST_PROTOCOL)
+            batch.clear()
+
+    def close(self) -> None:
+        """Write what is left; the shares can be read from now on."""
+        for batch, f in zip(self._batches, self._files, strict=True):
+            if batch and not f.closed:
+                pickle.dump(batch, f, pickle.HIGHEST_PROTOCOL)
+            f.close()
+
+    def __enter__(self) -> _Shares:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_SHARES_PREFIX = "build-"
+
+
+def _read_batches(path: str | Path) -> Iterator:
+    """The items of a file of pickled batches, in order."""
+    with open(path, "rb") as f:
+        while True:
+            try:
+                batch = pickle.load(f)
+            except EOFError:
+                return
+            yield from batch
+
+
+def _build_in_parallel(ix, shares: _Shares, progress: Progress | None,
+                       report: IndexReport) -> Iterator[FileState]:
     """A large build from scratch: each worker process parses a share of the files and
-    writes its own segment, and this process commits the segments together.
+    writes its own segment, and this process commits the segments together. Returns
+    what was indexed, read from the shares and the workers' results as it is used.
 
     Analysis and writing postings are most of the indexing time (WHOOSH.md section 9);
     this runs them on every core. Whoosh's own MpWriter forks its workers, which then
@@ -573,12 +646,13 @@ def _build_in_parallel(ix, candidates: list[_Candidate], workers: int,
     index_dir = ix.storage.folder
     context = _pool_context()
     done = context.Queue()
-    shares = [candidates[i::workers] for i in range(workers)]
+    memory_mb = INDEXING_MEMORY_MB // len(shares.paths)
     try:
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+        with ProcessPoolExecutor(len(shares.paths), mp_context=context,
+                                 initializer=_start_worker,
                                  initargs=(os.getpid(), done)) as pool:
-            futures = [pool.submit(_write_segment, index_dir, share, INDEXING_MEMORY_MB // workers)
-                       for share in shares]
+            futures = [pool.submit(_write_segment, index_dir, str(share), memory_mb)
+                       for share in shares.paths]
             parsed = 0
             while not all(future.done() for future in futures):
                 try:
@@ -586,23 +660,31 @@ def _build_in_parallel(ix, candidates: list[_Candidate], workers: int,
                 except queue.Empty:
                     continue
                 if progress:
-                    progress(parsed, len(candidates))
-            results = [future.result() for future in futures]
-        engine.commit_segments(writer, [segment for segment, _ in results if segment is not None])
+                    progress(parsed, shares.total)
+            segments = [future.result() for future in futures]
+        engine.commit_segments(writer, [segment for segment in segments if segment is not None])
     except BaseException:
         writer.cancel()
         raise
     engine.drop_stale_postings(ix)
-    indexed = []
-    for share, (_, outcomes) in zip(shares, results, strict=True):
-        for cand, (doc_id, content_hash, reason) in zip(share, outcomes, strict=True):
+    return _indexed_from(shares, report)
+
+
+def _indexed_from(shares: _Shares, report: IndexReport) -> Iterator[FileState]:
+    for share in shares.paths:
+        outcomes = _read_batches(_results_path(share))
+        for cand, (doc_id, content_hash, reason) in zip(
+                _read_batches(share), outcomes, strict=True):
             if reason is not None:
                 report.skipped.append(Skipped(cand.path, reason))
                 continue
-            indexed.append(FileState(cand.path, doc_id, cand.mtime_ns, cand.size, content_hash,
-                                     cand.ctime_ns, cand.config))
             report.added += 1
-    return indexed
+            yield FileState(cand.path, doc_id, cand.mtime_ns, cand.size, content_hash,
+                            cand.ctime_ns, cand.config)
+
+
+def _results_path(share: str | Path) -> str:
+    return f"{share}.results"
 
 
 _done_queue = None  # in a worker of _build_in_parallel: where it reports progress
@@ -627,34 +709,40 @@ def _start_worker(indexer_pid: int, done=None) -> None:
     threading.Thread(target=exit_when_orphaned, daemon=True).start()
 
 
-def _write_segment(index_dir: str, candidates: list[_Candidate], memory_mb: int):
-    """In a worker: parse the files and write them as one new segment (not committed).
-    Returns the segment (None if no post could be read) and, for each file in order,
-    (post id, content hash, None) or (None, None, why it could not be read)."""
+def _write_segment(index_dir: str, share: str, memory_mb: int):
+    """In a worker: parse the files of a share and write them as one new segment (not
+    committed). Returns the segment (None if no post could be read); writes, for each
+    file in order, (post id, content hash, None) or (None, None, why it could not be
+    read) to the share's results file."""
     ix = FileStorage(index_dir, supports_mmap=False).open_index()
     writer = engine.segment_writer(ix, memory_mb, ARRAY_POSTINGS_FIELDS)
     store = Store(index_dir)
     outcomes, texts = [], []
     gc.set_threshold(*_INDEXING_GC_THRESHOLDS)  # this process only indexes
     try:
-        for number, cand in enumerate(candidates, 1):
-            result = _parse_one(cand)
-            if isinstance(result, PostError):
-                outcomes.append((None, None, result.reason))
-            else:
-                writer.add_document(**to_document(result))
-                texts.append((result.content_hash, result.body, result.markdown))
-                outcomes.append((result.id, result.content_hash, None))
-            if len(texts) >= 200:
-                store.put_texts(texts)
-                texts.clear()
-            if number % 50 == 0:
-                _done_queue.put(50)
+        with open(_results_path(share), "wb") as results:
+            for number, cand in enumerate(_read_batches(share), 1):
+                result = _parse_one(cand)
+                if isinstance(result, PostError):
+                    outcomes.append((None, None, result.reason))
+                else:
+                    writer.add_document(**to_document(result))
+                    texts.append((result.content_hash, result.body, result.markdown))
+                    outcomes.append((result.id, result.content_hash, None))
+                if len(texts) >= 200:
+                    store.put_texts(texts)
+                    texts.clear()
+                if len(outcomes) >= _Shares._BATCH:
+                    pickle.dump(outcomes, results, pickle.HIGHEST_PROTOCOL)
+                    outcomes.clear()
+                if number % 50 == 0:
+                    _done_queue.put(50)
+            pickle.dump(outcomes, results, pickle.HIGHEST_PROTOCOL)
         store.put_texts(texts)
         if not engine.has_documents(writer):
             writer.cancel()
-            return None, outcomes
-        return engine.finish_segment(writer), outcomes
+            return None
+        return engine.finish_segment(writer)
     except BaseException:
         writer.cancel()
         raise

@@ -118,26 +118,27 @@ class Store:
         # tuple.__new__ directly: FileState._make is a Python call per row
         return {state.path: state for state in map(partial(tuple.__new__, FileState), rows)}
 
-    def record_sync(
+    def record_files(
         self,
         indexed: Iterable[FileState],
         removed: Iterable[str],
-        meta: dict[str, object],
         replace_all: bool = False,
     ) -> None:
         """After a Whoosh commit: record what the index now holds, drop unused texts.
-        With replace_all, `indexed` is everything the index holds.
+        With replace_all, `indexed` is everything the index holds (read once, as it
+        comes: a build of 1,000,000 posts need not hold them all).
 
         Only the texts of the files replaced or removed can have become unused, so only
         they are looked at: sweeping every text took 1.2 s of a 200,000-post re-sync that
         changed nothing. Texts left by a run that died before this step are swept by the
         next rebuild (they are only disk: a file re-read later finds its text by hash)."""
-        indexed, removed = list(indexed), list(removed)
+        removed = list(removed)
         with self._transaction():
             if replace_all:
                 self._db.execute("DELETE FROM files")
                 replaced = []
             else:
+                indexed = list(indexed)
                 replaced = self._hashes_of([f.path for f in indexed] + removed)
             self._db.executemany(
                 "INSERT OR REPLACE INTO files (path, id, mtime_ns, size, hash, ctime_ns, config) "
@@ -149,7 +150,6 @@ class Store:
                 self._db.execute(
                     "DELETE FROM texts WHERE hash IN (SELECT value FROM json_each(?)) "
                     "AND hash NOT IN (SELECT hash FROM files)", (json.dumps(sorted(stale)),))
-        self.set_meta(meta)
 
     def _hashes_of(self, paths: list[str]) -> list[str]:
         """The recorded content hashes of these paths (those recorded)."""

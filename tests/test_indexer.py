@@ -437,3 +437,20 @@ def test_parallel_build_writes_what_the_single_writer_writes(tmp_path, write_pos
     indexer.update(tmp_path / "parallel", [archive], jobs=2)
     indexer.update(tmp_path / "single", [archive], jobs=1)
     assert _index_contents(tmp_path / "parallel") == _index_contents(tmp_path / "single")
+
+
+def test_a_large_build_leaves_no_share_files_and_removes_a_killed_runs(tmp_path) -> None:
+    index_dir = tmp_path / "index"
+    stale = index_dir / "build-left-by-a-killed-run"
+    stale.mkdir(parents=True)
+    (stale / "share-0").write_bytes(b"half a batch")
+    scope = indexer._Scope("arch", 0, {}, "digest")
+    cands = [indexer._Candidate(f"/arch/p{n}.md", n, n, n, scope) for n in range(2500)]
+    with indexer._Shares(index_dir, 2) as shares:
+        assert not stale.exists()
+        for cand in cands:
+            shares.add(cand)
+        shares.close()
+        dealt = [list(indexer._read_batches(path)) for path in shares.paths]
+        assert dealt == [cands[0::2], cands[1::2]] and shares.total == 2500
+    assert list(index_dir.iterdir()) == []

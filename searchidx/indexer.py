@@ -472,8 +472,8 @@ def _sync(ix, store: Store, candidates: Iterable[_Candidate], followed: list[Roo
         elif _file_hash(cand.path) == state.hash:
             report.unchanged += 1
             if not _stat_matches(state, cand):
-                refreshed.append(state._replace(mtime_ns=cand.mtime_ns, size=cand.size,
-                                                ctime_ns=cand.ctime_ns, config=cand.config))
+                refreshed.append(FileState(state.path, state.id, cand.mtime_ns, cand.size,
+                                           state.hash, cand.ctime_ns, cand.config))
         else:
             to_parse.append(cand)
 
@@ -583,8 +583,6 @@ class _Shares:
     batches), so that no process holds the whole list: at 1,000,000 posts the lists
     and their results held ~1 GB across the processes. Removed on leaving the block."""
 
-    _BATCH = 1000
-
     def __init__(self, index_dir: Path, count: int) -> None:
         for stale in index_dir.glob(_SHARES_PREFIX + "*"):  # left by a killed run
             shutil.rmtree(stale, ignore_errors=True)
@@ -599,7 +597,7 @@ class _Shares:
         batch = self._batches[number]
         batch.append(cand)
         self.total += 1
-        if len(batch) >= self._BATCH:
+        if len(batch) >= _SHARE_BATCH:
             pickle.dump(batch, self._files[number], pickle.HIGHEST_PROTOCOL)
             batch.clear()
 
@@ -619,6 +617,7 @@ class _Shares:
 
 
 _SHARES_PREFIX = "build-"
+_SHARE_BATCH = 1000  # files (and results) pickled together in a share
 
 
 def _read_batches(path: str | Path) -> Iterator:
@@ -732,7 +731,7 @@ def _write_segment(index_dir: str, share: str, memory_mb: int):
                 if len(texts) >= 200:
                     store.put_texts(texts)
                     texts.clear()
-                if len(outcomes) >= _Shares._BATCH:
+                if len(outcomes) >= _SHARE_BATCH:
                     pickle.dump(outcomes, results, pickle.HIGHEST_PROTOCOL)
                     outcomes.clear()
                 if number % 50 == 0:

@@ -75,10 +75,14 @@ class Root:
     config: Path | None = None
 
     @property
+    def folder(self) -> Path:
+        """The root itself, or the folder of a root that is one file."""
+        return self.path if self.path.is_dir() else self.path.parent
+
+    @property
     def config_file(self) -> Path:
         """The one given with the root, else `searchidx.toml` in its folder."""
-        folder = self.path if self.path.is_dir() else self.path.parent
-        return self.config or folder / CONFIG_NAME
+        return self.config or self.folder / CONFIG_NAME
 
     def holds(self, path: str) -> bool:
         root = str(self.path)
@@ -344,10 +348,10 @@ def _scan(followed: list[Root], report: IndexReport) -> Iterator[_Candidate]:
     folder name starts its key; a file reached by two paths (links) is indexed once.
     A generator: a re-sync keeps no object for a file that has not changed."""
     seen: set[tuple[int, int]] = set()  # (device, inode) of every file taken
-    names = Counter(_folder(root).name for root in followed)
+    names = Counter(root.folder.name for root in followed)
     keys: set[str] = set()  # those of roots whose folder name another root has
     for root in sorted(followed, key=lambda root: (-len(root.path.parts), str(root.path))):
-        folder = _folder(root)
+        folder = root.folder
         config = load_config(root.config_file)
         scope = _Scope(folder.name, len(os.path.join(folder, "")), config.aliases, config.digest)
         name_shared = names[folder.name] > 1
@@ -364,16 +368,12 @@ def _scan(followed: list[Root], report: IndexReport) -> Iterator[_Candidate]:
             yield _Candidate(path, st.st_mtime_ns, st.st_size, st.st_ctime_ns, scope, own_key)
 
 
-def _folder(root: Root) -> Path:
-    return root.path if root.path.is_dir() else root.path.parent
-
-
 def _keys_as_recorded(followed: list[Root], remembered: list[Root]) -> bool:
     """Whether every file found has the key, so the id, recorded for it: true when the
     roots are those of the last run (which checked every id) and no two have a folder of
     the same name (whose keys depend on which files exist). A re-sync then computes no
     id for a file it finds unchanged (0.5 s of a 200,000-post re-sync)."""
-    names = [_folder(root).name for root in followed]
+    names = [root.folder.name for root in followed]
     return ({root.path for root in followed} == {root.path for root in remembered}
             and len(set(names)) == len(names))
 

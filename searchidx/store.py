@@ -153,13 +153,9 @@ class Store:
 
     def _hashes_of(self, paths: list[str]) -> list[str]:
         """The recorded content hashes of these paths (those recorded)."""
-        hashes = []
-        for start in range(0, len(paths), 500):  # SQLite limits a statement's parameters
-            chunk = paths[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            hashes += [h for (h,) in self._db.execute(
-                f"SELECT hash FROM files WHERE path IN ({marks})", chunk)]
-        return hashes
+        rows = self._db.execute("SELECT hash FROM files WHERE path IN "
+                                "(SELECT value FROM json_each(?))", (json.dumps(paths),))
+        return [h for (h,) in rows]
 
     def clear(self) -> None:
         with self._transaction():

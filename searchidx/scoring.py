@@ -45,9 +45,11 @@ def bm25f(size: int, posts: int, terms: Iterable[list[FieldPostings]], k1: float
     return scores
 
 
-def top(tiers: list[np.ndarray], keys: np.ndarray, wanted: int) -> list[int]:
+def top(tiers: list[np.ndarray], keys: np.ndarray, tie_break: np.ndarray,
+        wanted: int) -> list[int]:
     """The `wanted` documents with the highest keys, tier by tier (all of the first tier
-    before any of the second); equal keys in document order."""
+    before any of the second); equal keys by lowest `tie_break` (a number from the post
+    id), so the order does not depend on the order posts were added in."""
     chosen: list[int] = []
     for tier in tiers:
         need = wanted - len(chosen)
@@ -58,7 +60,7 @@ def top(tiers: list[np.ndarray], keys: np.ndarray, wanted: int) -> list[int]:
             # Keep those at or above the need-th highest key (ties included), then sort.
             kth = np.partition(keys[docs], len(docs) - need)[len(docs) - need]
             docs = docs[keys[docs] >= kth]
-        order = np.lexsort((docs, -keys[docs]))
+        order = np.lexsort((tie_break[docs], -keys[docs]))
         chosen.extend(docs[order[:need]].tolist())
     return chosen
 

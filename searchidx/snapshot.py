@@ -132,9 +132,9 @@ class Snapshot:
         return self._rank(self.date)
 
     def _rank(self, key: np.ndarray) -> np.ndarray:
-        """Each post's place when sorted by key, undated posts last."""
+        """Each post's place when sorted by key, undated posts last, equal keys by id."""
         rank = np.empty(self.size, dtype=np.int64)
-        rank[np.lexsort((key, ~self.dated))] = np.arange(self.size)
+        rank[np.lexsort((self.id_number, key, ~self.dated))] = np.arange(self.size)
         return rank
 
     @cached_property
@@ -423,7 +423,7 @@ class Snapshot:
         return terms
 
     def best(self, tiers: list[np.ndarray], keys: np.ndarray, wanted: int) -> list[int]:
-        return scoring.top(tiers, keys, wanted)
+        return scoring.top(tiers, keys, self.id_number, wanted)
 
     def best_of_copies(self, matched: np.ndarray, values: np.ndarray) -> np.ndarray:
         return scoring.best_of_copies(matched, self.copy_group, values)

@@ -437,6 +437,14 @@ def test_parallel_build_writes_what_the_single_writer_writes(tmp_path, write_pos
     indexer.update(tmp_path / "parallel", [archive], jobs=2)
     indexer.update(tmp_path / "single", [archive], jobs=1)
     assert _index_contents(tmp_path / "parallel") == _index_contents(tmp_path / "single")
+    # The posts were added in another order, so equal scores (and the undated posts'
+    # equal dates) must be ordered by something of the posts' own.
+    parallel, single = Index.open(tmp_path / "parallel"), Index.open(tmp_path / "single")
+    for typed, sort in [("w1", "relevance"), ("running", "relevance"), ("", "newest"),
+                        ("w2 OR w3", "oldest")]:
+        orders = [[hit.id for hit in index.search(typed, sort=sort, per_page=50).hits]
+                  for index in (parallel, single)]
+        assert orders[0] == orders[1], (typed, sort)
 
 
 def test_a_large_build_leaves_no_share_files_and_removes_a_killed_runs(tmp_path) -> None:

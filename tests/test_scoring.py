@@ -42,13 +42,14 @@ def test_a_longer_field_scores_less_and_an_empty_field_is_neutral() -> None:
     assert (scoring.length_norm(np.zeros(3), np.ones(3, bool), 0.75) == 1).all()
 
 
-def test_top_takes_tiers_in_order_and_ties_in_document_order() -> None:
+def test_top_takes_tiers_in_order_and_ties_by_the_tie_break() -> None:
     keys = np.array([5.0, 9.0, 5.0, 1.0, 9.0])
+    ids = np.array([40, 30, 20, 10, 0])  # ties go the other way from document order
     first = np.array([False, False, True, True, False])
     second = ~first
-    assert scoring.top([first, second], keys, 10) == [2, 3, 1, 4, 0]
-    assert scoring.top([first, second], keys, 3) == [2, 3, 1]
-    assert scoring.top([np.ones(5, bool)], keys, 3) == [1, 4, 0]
+    assert scoring.top([first, second], keys, ids, 10) == [2, 3, 4, 1, 0]
+    assert scoring.top([first, second], keys, ids, 3) == [2, 3, 4]
+    assert scoring.top([np.ones(5, bool)], keys, ids, 3) == [4, 1, 2]
 
 
 def test_copies_show_once_as_the_longest_and_rank_as_the_best() -> None:

@@ -260,8 +260,8 @@ def _watch_in_background(index_dir: Path, fetch_every: float | None,
 @click.pass_context
 def search(ctx, query, source, tag, author, since, until, sort, limit, page, include_hidden,
            timeline, as_json) -> None:
-    """Search the archive. QUERY uses words, "phrases", title:, source:, tag:, author:,
-    date:2023-04, date:[2020 to 2022], AND/OR/NOT, -word, word*, word~."""
+    """Search the archive. QUERY uses words, "phrases", "words near"~3, title:, source:,
+    tag:, author:, date:2023-04, date:[2020 to 2022], AND/OR/NOT, -word, word*, word~."""
     results = _open(ctx).search(
         query, source=source, tag=tag, author=author, since=since, until=until, sort=sort,
         page=page, per_page=limit, include_hidden=include_hidden, facets=as_json or timeline,

@@ -7,6 +7,7 @@ quotes, `*`, `?`, `~`), and this module builds what each piece means:
 - a phrase matches its words at their positions; a stop word inside keeps its place
   but matches any word (stop words are not indexed), as in Lucene: indexing them would
   grow the index by ~40% for the few phrases that hinge on which stop word it is;
+  `"…"~N` lets N other words stand between them in all, the words kept in order;
 - a pattern (`learn*`, `tr?nsformer`, `protien~`) is matched against the words as
   written in the archive (`Vocabulary`), then each word it matches is searched as if
   typed, so `learning*` finds every post `learning` finds;
@@ -69,7 +70,6 @@ _DATE_COMPARISON = re.compile(r"(?<![\w:])date:(>=|<=|>|<)([\d-]+)", re.IGNORECA
 # not before a number ("+1 nucleosomes", "-10 °C" are text); not inside a phrase.
 _MINUS = re.compile(r'("[^"]*")|(?<![^\s(])-(?=[^\W\d]|["(])')
 _PLUS = re.compile(r'(?<![^\s(])\+(?=[^\W\d]|["(])')
-_PROXIMITY = re.compile(r'"~\d+')
 
 
 class Vocabulary(Protocol):
@@ -89,24 +89,30 @@ class Vocabulary(Protocol):
 
 class Phrase(wq.Phrase):
     """Terms at fixed offsets from one another in one field; the gaps are stop words.
-    Matched by `Snapshot.matching`, not by a Whoosh matcher. `scored`: whether its terms
+    Matched by `Snapshot.matching`, not by a Whoosh matcher. `extra_words`: how many
+    other words may stand between the terms, in all, the terms kept in order (`"…"~N`;
+    Whoosh's own `slop` counts differently and is not used). `scored`: whether its terms
     are scored (and marked in snippets) as words of the query."""
 
     def __init__(self, fieldname: str, words: list[str], offsets: list[int],
-                 boost: float = 1.0, scored: bool = True) -> None:
+                 boost: float = 1.0, scored: bool = True, extra_words: int = 0) -> None:
         super().__init__(fieldname, words, boost=boost)
         self.offsets = tuple(offsets)
         self.scored = scored
+        self.extra_words = extra_words
 
     def __repr__(self) -> str:
-        return f"Phrase({self.fieldname!r}, {self.words!r}, {self.offsets!r})"
+        return (f"Phrase({self.fieldname!r}, {self.words!r}, {self.offsets!r}, "
+                f"{self.extra_words!r})")
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, Phrase) and self.fieldname == other.fieldname
-                and self.words == other.words and self.offsets == other.offsets)
+                and self.words == other.words and self.offsets == other.offsets
+                and self.extra_words == other.extra_words)
 
     def __hash__(self) -> int:
-        return hash((Phrase, self.fieldname, tuple(self.words), self.offsets))
+        return hash((Phrase, self.fieldname, tuple(self.words), self.offsets,
+                     self.extra_words))
 
     def normalize(self) -> wq.Query:
         return self
@@ -140,8 +146,6 @@ def parse(text: str, schema, vocabulary: Vocabulary,
     text, notices = _unknown_fields(text)
     text, unbalanced = _closed(text)
     notices.append(unbalanced)
-    if _PROXIMITY.search(text):
-        notices.append('proximity ("…"~N) is not supported; searched for the exact phrase')
     text = _minus_as_not(_date_comparisons(text))
     used: dict[str, list[str]] = {}
     try:
@@ -331,11 +335,12 @@ class _Parser(qparser.QueryParser):
             return found
         return termclass(fieldname, text.lower(), boost=boost)  # a pattern: expanded later
 
-    def phrase_query(self, fieldname, text, boost):
+    def phrase_query(self, fieldname, text, boost, extra_words=0):
         if fieldname in NAME_FIELDS:  # author:"sergey levine"
             return wq.Term(NAME_FIELDS[fieldname], text, boost=boost)
         if fieldname in TEXT_FIELDS:
-            return phrase_query(fieldname, self.analyzer.phrase_terms(text), boost)
+            return phrase_query(fieldname, self.analyzer.phrase_terms(text), boost,
+                                extra_words)
         return super().term_query(fieldname, text, wq.Term, boost)
 
 
@@ -345,16 +350,23 @@ class _Meanings(wq.Or):
 
 
 class _PhrasePlugin(qparser.PhrasePlugin):
-    """Quoted text, read by `_Parser.phrase_query` (Whoosh's drops stop-word positions)."""
+    """Quoted text, read by `_Parser.phrase_query` (Whoosh's drops stop-word positions),
+    with `~N` after it as the phrase's `extra_words`."""
 
     class PhraseNode(qparser.PhrasePlugin.PhraseNode):
+        def __init__(self, text: str, textstartchar: int, extra_words: int) -> None:
+            super().__init__(text, textstartchar)
+            self.extra_words = extra_words
+
         def query(self, parser):
-            q = parser.phrase_query(self.fieldname or parser.fieldname, self.text, self.boost)
+            q = parser.phrase_query(self.fieldname or parser.fieldname, self.text, self.boost,
+                                    self.extra_words)
             return attach(q if q is not None else wq.NullQuery, self)
 
     class PhraseTagger(qparser.PhrasePlugin.PhraseTagger):
         def create(self, parser, match):
-            return _PhrasePlugin.PhraseNode(match.group("text"), match.start("text"))
+            return _PhrasePlugin.PhraseNode(match.group("text"), match.start("text"),
+                                            int(match.group("slop") or 0))
 
 
 def word_query(analyzer: ResearchAnalyzer, fieldname: str, raw: str,
@@ -375,16 +387,18 @@ def word_query(analyzer: ResearchAnalyzer, fieldname: str, raw: str,
     return wq.Or([*alternatives, parts] if parts is not None else alternatives)
 
 
-def phrase_query(fieldname: str, terms: list[str | None],
-                 boost: float = 1.0) -> wq.Query | None:
-    """Terms at successive positions (None: a stop word, any word may stand there)."""
+def phrase_query(fieldname: str, terms: list[str | None], boost: float = 1.0,
+                 extra_words: int = 0) -> wq.Query | None:
+    """Terms at successive positions (None: a stop word, any word may stand there), with
+    up to `extra_words` other words between them."""
     offsets = [i for i, term in enumerate(terms) if term is not None]
     if not offsets:
         return None
     words = [terms[i] for i in offsets]
     if len(words) == 1:
         return wq.Term(fieldname, words[0], boost=boost)
-    return Phrase(fieldname, words, [i - offsets[0] for i in offsets], boost=boost)
+    return Phrase(fieldname, words, [i - offsets[0] for i in offsets], boost=boost,
+                  extra_words=extra_words)
 
 
 def _with_acronyms(q: wq.Query, synonyms: Synonyms, analyzer: ResearchAnalyzer,

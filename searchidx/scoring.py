@@ -7,7 +7,8 @@ tested on hand-built arrays (tests/test_scoring.py).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -103,3 +104,28 @@ def collapse(matched: np.ndarray, copy_group: np.ndarray, length: np.ndarray,
         for doc, group in zip(copies[first], groups[first], strict=True)
         if counts[group] > 1
     }
+
+
+def holds_phrase(positions: dict[str, list[int]], words: Sequence[str],
+                 offsets: Sequence[int], extra_words: int) -> bool:
+    """Whether a field holds the words at their offsets from one another, or further
+    apart by at most `extra_words` positions in all, in their order. `positions`: each
+    word's positions in the field, ascending. From each place of the first word, each
+    next word is taken at its first position at or after its offset: the closest fit
+    leaves the most room for the words after it."""
+    steps = [(word, offset - before) for word, offset, before
+             in zip(words[1:], offsets[1:], offsets[:-1], strict=True)]
+    for start in positions[words[0]]:
+        at, extra = start, 0
+        for word, step in steps:
+            row = positions[word]
+            i = bisect_left(row, at + step)
+            if i == len(row):
+                return False  # nor from any later start
+            extra += row[i] - (at + step)
+            if extra > extra_words:
+                break
+            at = row[i]
+        else:
+            return True
+    return False

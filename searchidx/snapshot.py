@@ -313,8 +313,9 @@ class Snapshot:
         return self._mask(docs)
 
     def _phrase(self, q: Phrase) -> np.ndarray:
-        """The posts holding the phrase's terms at its offsets from one another: the
-        posts with every term, then, for those only, the terms' positions."""
+        """The posts holding the phrase's terms at its offsets from one another (or
+        further apart by `q.extra_words` in all): the posts with every term, then, for
+        those only, the terms' positions."""
         words = list(dict.fromkeys(q.words))
         candidates = self._mask(self.postings(q.fieldname, words[0])[0])
         for word in words[1:]:
@@ -330,11 +331,8 @@ class Snapshot:
                 positions = {}
                 for word, matcher in matchers.items():
                     matcher.skip_to(docnum)
-                    positions[word] = set(matcher.value_as("positions"))
-                starts = {p - q.offsets[0] for p in positions[q.words[0]]}
-                if any(all(start + at in positions[word]
-                           for word, at in zip(q.words, q.offsets, strict=True))
-                       for start in starts):
+                    positions[word] = matcher.value_as("positions")
+                if scoring.holds_phrase(positions, q.words, q.offsets, q.extra_words):
                     found.append(docnum + offset)
         return np.array(found, dtype=np.int64)
 

@@ -16,6 +16,7 @@ posts it must find. The semantics are those of issue 12 and the README's query s
   the phrase of its parts, so `DeepSeek-R1`, `deepseek-r1` and `"DeepSeek R1"` find the same posts;
 - a phrase matches when its terms sit at successive positions of one field, stop words
   being gaps that any word (or none indexed) may fill; stop words alone add no condition;
+  `"…"~N` lets each term stand further from the one before, by N positions in all;
 - `pre*`, `a?c`, `a*c`, `word~`, `word~2` are matched against the written (unstemmed)
   words of the archive and mean the OR of those words, searched as typed: the 50 written
   in most posts, if more match (README; issue 12 said 200). `~2` allows 2 edits from 6
@@ -93,9 +94,12 @@ class Word(Node):
 class Phrase(Node):
     words: tuple[str, ...]
     field: str | None = None
+    extra_words: int = 0  # `"…"~N`: up to N other words between them, in all
 
     def __str__(self) -> str:
         quoted = '"' + " ".join(self.words) + '"'
+        if self.extra_words:
+            quoted += f"~{self.extra_words}"
         return f"{self.field}:{quoted}" if self.field else quoted
 
 
@@ -273,13 +277,19 @@ def analyse_field(text: str) -> FieldText:
                      {t: tuple(ps) for t, ps in where.items()})
 
 
-def holds(text: FieldText, pieces: Pieces) -> bool:
-    """Whether the field has every piece's term at some position p + the piece's offset."""
-    (_, first), rest = pieces[0], pieces[1:]
-    return any(
-        all(term in text.at.get(start + offset, ()) for offset, term in rest)
-        for start in text.where.get(first, ())
-    )
+def holds(text: FieldText, pieces: Pieces, extra_words: int = 0) -> bool:
+    """Whether the field has every piece's term at some position p + the piece's offset,
+    or, with `extra_words`, each term further from the one before by some number of
+    positions, at most `extra_words` in all: every such placement is tried."""
+    def placed(i: int, at: int, spare: int) -> bool:
+        if i == len(pieces):
+            return True
+        offset, term = pieces[i]
+        wanted = at + offset - pieces[i - 1][0]
+        return any(placed(i + 1, wanted + moved, spare - moved)
+                   for moved in range(spare + 1) if term in text.at.get(wanted + moved, ()))
+
+    return any(placed(1, start, extra_words) for start in text.where.get(pieces[0][1], ()))
 
 
 def _rebased(pieces: list[tuple[int, str]]) -> Pieces:
@@ -560,7 +570,7 @@ class Reference:
             return found.union(*meanings) if meanings else found
         if isinstance(node, Phrase):
             pieces = phrase_pieces(" ".join(node.words))
-            return self._matching([pieces], fields) if pieces else None
+            return self._matching([pieces], fields, node.extra_words) if pieces else None
         if isinstance(node, Pattern):
             found = [self.word(word, fields) for word in self.expand(node.text)]
             return frozenset().union(*(f for f in found if f is not None))
@@ -628,14 +638,16 @@ class Reference:
                 alternatives, fields)
         return self._words[key]
 
-    def _matching(self, alternatives: list[Pieces], fields: tuple[str, ...]) -> frozenset[int]:
+    def _matching(self, alternatives: list[Pieces], fields: tuple[str, ...],
+                  extra_words: int = 0) -> frozenset[int]:
         """Posts with one of the phrases in one of the fields. Only the posts holding a
         phrase's first term are looked at (a shortcut, not a different rule)."""
         found = set()
         for name in fields:
             for pieces in alternatives:
                 candidates = self.posts_with_term[name].get(pieces[0][1], ())
-                found.update(i for i in candidates if holds(self.indexed[i].texts[name], pieces))
+                found.update(i for i in candidates
+                             if holds(self.indexed[i].texts[name], pieces, extra_words))
         return frozenset(found)
 
     def _where(self, test) -> frozenset[int]:

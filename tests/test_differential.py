@@ -3,10 +3,11 @@
 Queries are drawn at random from the real text of the indexed posts (tests/reference.py
 has the query tree and the semantics): 2-5-word runs of a post's words as phrases, with
 the stop words that fall inside, and the same runs with an inner stop word dropped,
-doubled or swapped; single words; prefixes (`learni*`), `?` and `*` patterns, typos with
-`~` and `~2`; `title:`, `summary:`, `body:`, `source:`, `tag:`, `author:`, `year:`,
-`date:`; words side by side, AND, OR, NOT, `-`, `+` and parentheses; and the API filters.
-Whatever `Index.search` finds (paged through, hidden posts included, copies shown once)
+doubled or swapped; runs with inner words left out, as `"…"~N`; single words; prefixes
+(`learni*`), `?` and `*` patterns, typos with `~` and `~2`; `title:`, `summary:`,
+`body:`, `source:`, `tag:`, `author:`, `year:`, `date:`; words side by side, AND, OR,
+NOT, `-`, `+` and parentheses; and the API filters. Whatever `Index.search` finds (paged
+through, hidden posts included, copies shown once)
 must be what the reference finds, as sets of url keys.
 
 The archive is corpus/ plus 300 generated posts; the same test runs over a sample of
@@ -273,6 +274,24 @@ def _gapped_phrase(draw, pools: Pools) -> Phrase:
     return Phrase(words)
 
 
+@st.composite
+def _loose_phrase(draw, pools: Pools, name: str) -> Phrase:
+    """A real run with inner words left out, swapped or not, and `~N` allowing N other
+    words between the rest: found when N covers what was left out (or elsewhere)."""
+    written = _pick(draw, pools.runs[name])
+    assume(len(written) >= 3)
+    size = draw(st.integers(3, min(7, len(written))))
+    start = draw(st.integers(0, len(written) - size))
+    run = written[start : start + size]
+    kept = [run[0], *(word for word in run[1:-1] if draw(st.booleans())), run[-1]]
+    if draw(st.integers(0, 4)) == 0:
+        i = draw(st.integers(0, len(kept) - 2))
+        kept[i], kept[i + 1] = kept[i + 1], kept[i]
+    words = tuple(kept)
+    assume(phrase_pieces(" ".join(words)))
+    return Phrase(words, extra_words=draw(st.integers(1, 4)))
+
+
 def _typo(draw, word: str) -> str:
     i = draw(st.integers(0, len(word) - 1))
     letter = draw(st.sampled_from("abcdefghijklmnopqrstuvwxyz"))
@@ -386,8 +405,11 @@ def atoms(pools: Pools) -> st.SearchStrategy[Node]:
     words = st.integers(0, len(pools.words[None]) - 1).map(lambda i: Word(pools.words[None][i]))
     phrases = st.sampled_from([n for n in TEXT_FIELDS if pools.runs[n]]).flatmap(
         lambda name: _run(pools, name)).map(Phrase)
+    loose_phrases = st.sampled_from([n for n in TEXT_FIELDS if pools.runs[n]]).flatmap(
+        lambda name: _loose_phrase(pools, name))
     kinds = [words, words, phrases, phrases, phrases, _gapped_phrase(pools),
-             _gapped_phrase(pools), _pattern(pools), _pattern(pools), _in_field(pools),
+             _gapped_phrase(pools), loose_phrases, _pattern(pools), _pattern(pools),
+             _in_field(pools),
              _in_field(pools), _dates(pools), _acronym(), _acronym()]
     if pools.names:
         kinds.append(_meta(pools))
@@ -528,6 +550,16 @@ def test_the_reference_on_hand_written_posts(tmp_path, write_post) -> None:
     assert titles(Phrase(("state", "in", "an", "art"))) == {"Phrase", "Compound"}  # gaps
     assert titles(Phrase(("state", "of", "art"))) == {"One-Stop"}
     assert titles(Word("state-of-the-art")) == {"Phrase", "Compound"}
+    # `~N`: up to N other words between the phrase's words, in all, in their order.
+    assert titles(Phrase(("state", "art"))) == set()
+    assert titles(Phrase(("state", "art"), extra_words=1)) == {"One-Stop"}
+    assert titles(Phrase(("state", "art"), extra_words=2)) == {"One-Stop", "Phrase",
+                                                               "Compound"}
+    assert titles(Phrase(("state", "art"), extra_words=4)) == {"One-Stop", "Phrase",
+                                                               "Compound", "Scattered"}
+    assert titles(Phrase(("art", "state"), extra_words=4)) == set()
+    assert titles(Phrase(("state", "the", "art"), extra_words=1)) == {"Phrase", "Compound",
+                                                                      "One-Stop"}
     assert ref.find(Phrase(("of", "the"))) == ref.everything  # no word to look for
     assert titles(Group((("", Word("the")), ("", Word("museum"))))) == {"One-Stop"}
     # A pattern is the OR of the written words it matches, each searched as a word.
@@ -579,6 +611,7 @@ def test_the_reference_on_hand_written_posts(tmp_path, write_post) -> None:
     query = Group((("", Or((Word("a"), Phrase(("b", "c"))))), ("NOT ", Meta("tag", "x y"))))
     assert str(query) == '(a OR "b c") NOT tag:"x y"'
     assert str(Group((("", Word("a")), ("", Group((("+", Word("b")),)))))) == "a (+b)"
+    assert str(Phrase(("a", "b"), "title", 2)) == 'title:"a b"~2'
 
 
 class _GaplessPhrases(Reference):

@@ -194,6 +194,25 @@ def test_a_day_comparison_leaves_that_day_out(corpus_index) -> None:
     assert "2022-12-15-constitutional-ai.md" in _names(results)
 
 
-def test_proximity_is_not_silently_dropped(corpus_index) -> None:
-    results = corpus_index.search('"language model"~3')
-    assert results.notice and "proximity" in results.notice
+def test_a_phrase_with_tilde_lets_other_words_stand_between_in_order(tmp_path,
+                                                                     write_post) -> None:
+    bodies = {"next": "the protein structure", "one": "protein tertiary structure",
+              "two": "protein and its structure", "reversed": "structure of protein"}
+    for name, body in bodies.items():
+        write_post(tmp_path / "archive", f"{name}.md", {"title": name}, body)
+    indexer.update(tmp_path / "index", [tmp_path / "archive"])
+    index = Index.open(tmp_path / "index")
+
+    def titles(typed: str) -> set[str]:
+        results = index.search(typed, per_page=10)
+        assert results.notice is None, results.notice
+        return {hit.title for hit in results.hits}
+
+    assert titles('"protein structure"') == {"next"}
+    assert titles('"protein structure"~1') == {"next", "one"}
+    assert titles('"protein structure"~2') == titles('"protein structure"~9') == {
+        "next", "one", "two"}
+    assert titles('body:"protein structure"~1') == {"next", "one"}
+    # A stop word holds its place: "of" stands between, so the phrase needs ~1.
+    assert titles('"structure protein"') == set()
+    assert titles('"structure protein"~1') == {"reversed"}

@@ -66,3 +66,15 @@ def test_copies_show_once_as_the_longest_and_rank_as_the_best() -> None:
     assert spread.tolist() == [4.0, 4.0, 2.0, 4.0, 8.0]  # the unmatched copy does not count
     nothing = np.zeros(5, bool)
     assert scoring.collapse(nothing, group, length, tie_break)[1] == {}
+
+
+def test_holds_phrase_takes_the_closest_fit_in_order() -> None:
+    positions = {"a": [0, 10], "b": [3, 12], "c": [5, 13]}
+    words, offsets = ["a", "b"], [0, 1]
+    assert not scoring.holds_phrase(positions, words, offsets, 0)
+    assert scoring.holds_phrase(positions, words, offsets, 1)  # a at 10, b at 12
+    assert scoring.holds_phrase(positions, ["a", "b", "c"], [0, 1, 2], 1)  # 10, 12, 13
+    assert not scoring.holds_phrase({"a": [0], "b": [3], "c": [5]}, ["a", "b", "c"],
+                                    [0, 1, 2], 2)  # 2 + 1 between
+    assert scoring.holds_phrase(positions, ["a", "c"], [0, 3], 0)  # a stop word's gap: 10, 13
+    assert not scoring.holds_phrase({"a": [4], "b": [3]}, words, offsets, 20)  # in order

@@ -3,7 +3,9 @@
 Whoosh's parser reads the syntax (AND, OR, NOT, `-word`, parentheses, `field:`,
 quotes, `*`, `?`, `~`), and this module builds what each piece means:
 - a word matches its stem in title, summary or body; a compound (`GPT-4`, `Llama-3.1`)
-  matches the posts that write it joined, hyphenated or spaced (the phrase of its parts);
+  matches the posts that write it joined, hyphenated or spaced (the phrase of its parts),
+  and a name typed joined (`deepseekr1`) the spaced spellings of the compounds the
+  archive writes with its letters (`Vocabulary.spellings`: DeepSeek-R1, so DeepSeek R1);
 - a phrase matches its words at their positions; a stop word inside keeps its place
   but matches any word (stop words are not indexed), as in Lucene: indexing them would
   grow the index by ~40% for the few phrases that hinge on which stop word it is;
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import re
 from calendar import monthrange
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -85,6 +87,8 @@ class Vocabulary(Protocol):
     def term_frequency(self, term: str) -> int: ...
 
     def near(self, word: str, maxdist: int) -> list[tuple[str, int, int]]: ...
+
+    def spellings(self, letters: str) -> list[str]: ...
 
 
 class Phrase(wq.Phrase):
@@ -149,14 +153,14 @@ def parse(text: str, schema, vocabulary: Vocabulary,
     text = _minus_as_not(_date_comparisons(text))
     used: dict[str, list[str]] = {}
     try:
-        every, loose = _syntax(text, schema, analyzer, notices, synonyms, used)
+        every, loose = _syntax(text, schema, analyzer, vocabulary, notices, synonyms, used)
     except Exception as exc:  # noqa: BLE001
         # Whoosh's parser fails in many ways (B4's ValueError; IndexError on
         # "x NOT AND y"); whatever it fails on, the words are still searched.
         reason = str(exc) if isinstance(exc, _Unreadable) else _error_notice(text)
         words = " ".join(f'"{word}"' for word in _WORD.findall(text))
-        every = _Parser(schema, qparser.AndGroup, analyzer, plain=True).parse(words)
-        loose = _Parser(schema, qparser.OrGroup, analyzer, plain=True).parse(words)
+        every = _Parser(schema, qparser.AndGroup, analyzer, vocabulary, plain=True).parse(words)
+        loose = _Parser(schema, qparser.OrGroup, analyzer, vocabulary, plain=True).parse(words)
         notices.append(f"the query syntax was not used ({reason}); searched for its words")
         used.clear()
     if every is wq.NullQuery:
@@ -168,22 +172,22 @@ def parse(text: str, schema, vocabulary: Vocabulary,
                        f"({MAX_EXPANSIONS} at most)")
     exact = None
     if used:  # parsed again without synonyms: the same notices, so they are not kept
-        exact = _expand_patterns(_syntax(text, schema, analyzer, [])[1], analyzer,
-                                 vocabulary)[0]
+        exact = _expand_patterns(_syntax(text, schema, analyzer, vocabulary, [])[1],
+                                 analyzer, vocabulary)[0]
     words = len(every.subqueries) if isinstance(every, wq.And) else 1
     notice = "; ".join(n for n in notices if n) or None
     return ParsedQuery(every, loose, notice, words, used, exact)
 
 
-def _syntax(text: str, schema, analyzer: ResearchAnalyzer, notices: list[str | None],
-            synonyms: Synonyms | None = None,
+def _syntax(text: str, schema, analyzer: ResearchAnalyzer, vocabulary: Vocabulary,
+            notices: list[str | None], synonyms: Synonyms | None = None,
             used: dict[str, list[str]] | None = None) -> tuple[wq.Query, wq.Query]:
     """The query with words side by side ANDed, and ORed; raises where Whoosh cannot
     read it (`_Unreadable` says why in the user's terms). With `synonyms`, what they
     added is recorded in `used`."""
 
     def read(group) -> wq.Query:
-        parser = _Parser(schema, group, analyzer, synonyms=synonyms)
+        parser = _Parser(schema, group, analyzer, vocabulary, synonyms=synonyms)
         # Not normalized before `_exclusions_apart`: normalizing flattens `a (b NOT c)`
         # into `a b NOT c`, and the NOT would then exclude from `a` too; and acronyms
         # are found while the words are still side by side.
@@ -288,11 +292,12 @@ class _Parser(qparser.QueryParser):
     """Whoosh's parser over title, summary and body (as `MultifieldParser`), with the
     meaning of words, phrases and names from this module."""
 
-    def __init__(self, schema, group, analyzer: ResearchAnalyzer, plain: bool = False,
-                 synonyms: Synonyms | None = None):
+    def __init__(self, schema, group, analyzer: ResearchAnalyzer, vocabulary: Vocabulary,
+                 plain: bool = False, synonyms: Synonyms | None = None):
         super().__init__(None, schema, group=group)
         self.add_plugin(qparser.MultifieldPlugin(list(TEXT_FIELDS)))
         self.analyzer = analyzer
+        self.vocabulary = vocabulary
         self.synonyms = synonyms
         self.synonyms_used: dict[str, list[str]] = {}  # as typed -> also searched for
         self.remove_plugin_class(qparser.PhrasePlugin)
@@ -316,7 +321,7 @@ class _Parser(qparser.QueryParser):
         if fieldname not in TEXT_FIELDS:
             return super().term_query(fieldname, text, termclass, boost, tokenize, removestops)
         if termclass is wq.Term:
-            words = [word_query(self.analyzer, fieldname, raw, boost)
+            words = [word_query(self.analyzer, fieldname, raw, boost, self._spellings(raw))
                      for raw in _WORD.findall(text)]
             words = [w for w in words if w is not None]
             if not words:
@@ -334,6 +339,11 @@ class _Parser(qparser.QueryParser):
                 return _Meanings([found, *(q for q in meanings if q is not None)])
             return found
         return termclass(fieldname, text.lower(), boost=boost)  # a pattern: expanded later
+
+    def _spellings(self, raw: str) -> list[str]:
+        """The compounds of the archive a name typed joined may be written as."""
+        letters = self.analyzer.letters(raw)
+        return self.vocabulary.spellings(letters) if letters else []
 
     def phrase_query(self, fieldname, text, boost, extra_words=0):
         if fieldname in NAME_FIELDS:  # author:"sergey levine"
@@ -369,22 +379,33 @@ class _PhrasePlugin(qparser.PhrasePlugin):
                                             int(match.group("slop") or 0))
 
 
-def word_query(analyzer: ResearchAnalyzer, fieldname: str, raw: str,
-               boost: float = 1.0) -> wq.Query | None:
-    """One word as typed (a WORD_PATTERN match), in one field; None for a stop word."""
+def word_query(analyzer: ResearchAnalyzer, fieldname: str, raw: str, boost: float = 1.0,
+               spellings: Sequence[str] = ()) -> wq.Query | None:
+    """One word as typed (a WORD_PATTERN match), in one field; None for a stop word.
+    `spellings`: the compounds the archive writes with the word's letters (`Vocabulary.
+    spellings`), whose parts in a row it also matches: `deepseekr1` finds "DeepSeek R1"
+    as `DeepSeek-R1` does."""
     word = analyzer.word(raw)
-    if word.joined is None:
-        return phrase_query(fieldname, list(word.parts), boost)
-    # A compound: written joined (gpt4), or with its parts in a row (GPT-4, GPT 4). Only
-    # the compound's own terms are scored: scoring its parts would rank posts that use
-    # the parts anywhere ("research", "level") next to those with "research-level"
+    if word.joined is None:  # a plain word (None: a stop word)
+        alternatives = [phrase_query(fieldname, list(word.parts), boost)]
+        written_apart = []
+    else:  # a compound: written joined (gpt4), or with its parts in a row (GPT-4, GPT 4)
+        alternatives = [wq.Term(fieldname, term, boost=boost)
+                        for term in {word.query[0][0], word.joined}]
+        written_apart = [word.parts]
+    written_apart += [analyzer.word(spelling).parts for spelling in spellings]
+    # Only the word's own terms are scored: scoring the parts would rank posts that use
+    # them anywhere ("research", "level") next to those with "research-level"
     # (real-archive top-3 fell from 88% to 82%).
-    alternatives = [wq.Term(fieldname, term, boost=boost)
-                    for term in {word.query[0][0], word.joined}]
-    parts = phrase_query(fieldname, list(word.parts), boost)
-    if isinstance(parts, Phrase):
-        parts.scored = False
-    return wq.Or([*alternatives, parts] if parts is not None else alternatives)
+    for parts in dict.fromkeys(written_apart):
+        phrase = phrase_query(fieldname, list(parts), boost)
+        if isinstance(phrase, Phrase):
+            phrase.scored = False
+        alternatives.append(phrase)
+    alternatives = [q for q in alternatives if q is not None]
+    if word.joined is None and len(alternatives) <= 1:
+        return alternatives[0] if alternatives else None
+    return wq.Or(alternatives)
 
 
 def phrase_query(fieldname: str, terms: list[str | None], boost: float = 1.0,

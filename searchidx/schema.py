@@ -47,7 +47,8 @@ _CACHE_SIZE = 500_000  # distinct words remembered by an analyzer
 # Longer "words" (base64, minified code, a 10 MB run of one letter) are not indexed, as in
 # Lucene: the Snowball stemmer is quadratic in word length (1 MB of "y": 25 s).
 MAX_TERM_CHARS = 255
-_COMPOUND_SPLIT = re.compile(r"[-./+#]+")
+COMPOUND_SEPARATORS = "-./+#"  # what stands between a compound's parts: GPT-4, Llama-3.1
+_COMPOUND_SPLIT = re.compile(f"[{re.escape(COMPOUND_SEPARATORS)}]+")
 _CJK = (
     r"\u3040-\u30ff"  # hiragana, katakana
     r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
@@ -147,6 +148,20 @@ class ResearchAnalyzer(Tokenizer):
     def word(self, raw: str) -> WordTerms:
         """The terms of one word of a query (a WORD_PATTERN match), as indexed."""
         return self._cache()[raw.lower()]
+
+    def letters(self, raw: str) -> str | None:
+        """A name typed with a letter first and a digit in it (`deepseekr1`, `Llama-3.1`,
+        `GPT4`), folded as indexed and without its separators (`deepseekr1`, `llama31`,
+        `gpt4`): what every spelling of it has in common. None for any other word (a
+        plain word or a number is not looked for among the archive's compounds)."""
+        text = raw.lower()
+        if not text.isascii():
+            text = unicodedata.normalize("NFKC", text).translate(accent_map)
+        letters = _COMPOUND_SPLIT.sub("", text)
+        if (not letters[:1].isalpha() or not letters.isalnum() or IS_CJK.search(letters)
+                or not any(c.isdigit() for c in letters)):
+            return None
+        return letters
 
     def phrase_terms(self, text: str) -> list[str | None]:
         """The terms of a phrase at successive positions, as the index holds them: a

@@ -36,6 +36,7 @@ from searchidx.cites import KINDS as CITATION_KINDS
 from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS, Phrase, searched_leaves
 from searchidx.ranking import DEFAULT_RANKING, Ranking
 from searchidx.schema import (
+    COMPOUND_SEPARATORS,
     COPY_KEY_SEPARATOR,
     NO_YEAR,
     SPELLING_FIELD,
@@ -537,6 +538,37 @@ class Vocabulary:
         kept = live[:_within_budget(self.counts[live].tolist())]
         return [self.words[n] for n in kept], (
             len(kept) < len(live) or len(numbers) > MAX_EXPANSIONS * 2)
+
+    def spellings(self, letters: str) -> list[str]:
+        """The compounds the archive writes with these letters and digits between its
+        separators (`deepseekr1`: deepseek-r1; `llama31`: llama-3.1, llama3.1), in most
+        posts first, at most MAX_EXPANSIONS. Each starts with some of the letters and a
+        separator, so a few reads of the term index find them (a few ms for a word, on
+        the real archives) without reading the lexicon."""
+        key = (letters, "spellings")
+        if key not in self._expansions:
+            if len(self._expansions) >= 1_000:
+                self._expansions.clear()
+            self._expansions[key] = self._spellings(letters)
+        return self._expansions[key][0]
+
+    def _spellings(self, letters: str) -> tuple[list[str], bool]:
+        separators = f"[{re.escape(COMPOUND_SEPARATORS)}]*"
+        spelled = re.compile(separators.join(re.escape(c) for c in letters))
+        # One read per place of the first separator: the separators are neighbours in
+        # byte order ("#" to "/"), so the words there are one run of the term index.
+        lowest, highest = min(COMPOUND_SEPARATORS), max(COMPOUND_SEPARATORS)
+        found = set()
+        for k in range(1, len(letters)):
+            start = (letters[:k] + lowest).encode("utf-8")
+            end = (letters[:k] + highest).encode("utf-8") + b"\xff"
+            for fieldname, text in self._snapshot.reader.terms_from(SPELLING_FIELD, start):
+                if fieldname != SPELLING_FIELD or text > end:
+                    break
+                found.add(text.decode("utf-8"))
+        words = [word for word in found if spelled.fullmatch(word) and self._live(word)]
+        words.sort(key=lambda word: (-self.frequency(word), word))
+        return words[:MAX_EXPANSIONS], len(words) > MAX_EXPANSIONS
 
     def near(self, word: str, maxdist: int) -> list[tuple[str, int, int]]:
         """(word, edit distance, posts) for the words within `maxdist` edits of `word`,

@@ -14,6 +14,8 @@ posts it must find. The semantics are those of issue 12 and the README's query s
 - a word matches a post whose title, summary or body holds its term; a stop word adds no
   condition; a compound (`DeepSeek-R1`) matches itself, its joined stem (`deepseekr1`) or
   the phrase of its parts, so `DeepSeek-R1`, `deepseek-r1` and `"DeepSeek R1"` find the same posts;
+  a word with a letter first and a digit in it (`deepseekr1`, `llama3.1`) also matches the
+  phrases of the parts of the compounds the archive writes with its letters and digits;
 - a phrase matches when its terms sit at successive positions of one field, stop words
   being gaps that any word (or none indexed) may fill; stop words alone add no condition;
   `"…"~N` lets each term stand further from the one before, by N positions in all;
@@ -635,8 +637,33 @@ class Reference:
         if key not in self._words:
             alternatives = word_alternatives(text)
             self._words[key] = None if alternatives is None else self._matching(
-                alternatives, fields)
+                alternatives + self.spelled_apart(text), fields)
         return self._words[key]
+
+    def spelled_apart(self, text: str) -> list[Pieces]:
+        """The phrases of the parts of the compounds the archive writes with the letters
+        and digits of a word that has a letter first and a digit in it (the 50 written in
+        most posts): `deepseekr1` also finds "DeepSeek R1" when the archive writes
+        DeepSeek-R1."""
+        letters = _COMPOUND_SPLIT.sub("", fold(text))
+        if (not letters[:1].isalpha() or not letters.isalnum() or _CJK.search(letters)
+                or not any(c.isdigit() for c in letters)):
+            return []
+        spellings = sorted(self.compounds.get(letters, ()),
+                           key=lambda w: (-self.posts_with_word[w], w))[:MAX_EXPANSIONS]
+        return [pieces for word in spellings
+                if (pieces := phrase_pieces(" ".join(compound_parts(word))))]
+
+    @cached_property
+    def compounds(self) -> dict[str, list[str]]:
+        """The written words with separators (`deepseek-r1`), by their letters and digits
+        (`deepseekr1`)."""
+        found: dict[str, list[str]] = {}
+        for word in self.vocabulary:
+            parts = compound_parts(word)
+            if len(parts) > 1:
+                found.setdefault("".join(parts), []).append(word)
+        return found
 
     def _matching(self, alternatives: list[Pieces], fields: tuple[str, ...],
                   extra_words: int = 0) -> frozenset[int]:

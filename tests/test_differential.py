@@ -172,6 +172,7 @@ class Pools:
     words: dict[str | None, list[str]]  # field (None: any) -> words that are not stop words
     stop_words: list[str]
     letters: list[str]  # written words of 4-20 letters, folded, for patterns
+    joined: list[str]  # compounds with a digit (GPT-4, Llama-3.1), typed joined: GPT4, Llama31
     prefixes: list[str]  # prefixes whose expansion does not hang on a tie at the cut
     names: dict[str, list[str]]  # source, tag, author -> values in the archive
     dates: list[datetime]
@@ -207,6 +208,8 @@ class Pools:
             w for w in (reference.fold(w) for w in words[None])
             if w.isalpha() and 4 <= len(w) <= 20 and not reference._CJK.search(w)
         })
+        joined = sorted({reference._COMPOUND_SPLIT.sub("", w) for w in words[None]
+                         if len(compound_parts(w)) > 1 and any(c.isdigit() for c in w)})
         vocabulary = ref.vocabulary
 
         def clean_prefix(prefix: str) -> bool:  # _clean_cut, on a slice of the sorted words
@@ -230,7 +233,7 @@ class Pools:
         return cls(
             ref=ref, runs=runs, stops=stops,
             words={name: sorted(found) for name, found in words.items()},
-            stop_words=sorted(stop_words), letters=letters, prefixes=prefixes,
+            stop_words=sorted(stop_words), letters=letters, joined=joined, prefixes=prefixes,
             names={kind: found for kind, found in names.items() if found},
             dates=sorted({d.post.date for d in ref.indexed if d.post.date}),
         )
@@ -290,6 +293,13 @@ def _loose_phrase(draw, pools: Pools, name: str) -> Phrase:
     words = tuple(kept)
     assume(phrase_pieces(" ".join(words)))
     return Phrase(words, extra_words=draw(st.integers(1, 4)))
+
+
+@st.composite
+def _joined_name(draw, pools: Pools) -> Word:
+    """A compound with a digit typed joined (`GPT4`, `Llama31`): it finds the compound's
+    spellings, spaced ones included."""
+    return Word(_pick(draw, pools.joined))
 
 
 def _typo(draw, word: str) -> str:
@@ -413,6 +423,8 @@ def atoms(pools: Pools) -> st.SearchStrategy[Node]:
              _in_field(pools), _dates(pools), _acronym(), _acronym()]
     if pools.names:
         kinds.append(_meta(pools))
+    if pools.joined:
+        kinds.append(_joined_name(pools))
     return st.one_of(kinds)
 
 

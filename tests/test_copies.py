@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from searchidx import Index, indexer
@@ -154,3 +155,31 @@ def test_a_placeholder_url_is_kept_but_is_not_the_link(tmp_path, write_post) -> 
     assert hits["real.md"].to_json()["link"] == "https://zoo.example.org/platypus"
     record = idx.get(hits["stub.md"].id)
     assert record.link == "" and record.to_json()["link"] is None
+
+
+# --- the copy groups a search saves beside the index -----------------------------------------
+
+def test_copy_groups_are_saved_per_generation_and_read_back(tmp_path, write_post) -> None:
+    posts = {"a.md": ({"title": "Quokka", "url": "https://lab.org/quokka"}, BODY),
+             "b.md": ({"title": "Quokka again", "url": "https://lab.org/quokka"}, BODY + " More."),
+             "c.md": ({"title": "Wombat"}, "Wombats dig burrows.")}
+    idx = _index(tmp_path, write_post, posts)
+    index_dir = tmp_path / "index"
+    assert idx.search("quokkas OR wombats").total == 2  # the two quokka files are one post
+    saved = list(index_dir.glob("copy-groups-*.npy"))
+    assert len(saved) == 1
+
+    # Another process reads them instead of working them out: planted groups that say
+    # there are no copies are believed.
+    np.save(saved[0], np.full(3, -1, dtype=np.int64))
+    assert Index.open(index_dir).search("quokkas OR wombats").total == 3
+
+    # A new generation saves its own and drops the old; a damaged file is worked out again.
+    write_post(tmp_path / "archive", "d.md", {"title": "Numbat"}, "Numbats eat termites.")
+    indexer.update(index_dir, [tmp_path / "archive"])
+    assert Index.open(index_dir).search("quokkas OR wombats OR numbats").total == 3
+    newer = list(index_dir.glob("copy-groups-*.npy"))
+    assert len(newer) == 1 and newer != saved
+    newer[0].write_bytes(b"not an array")
+    assert Index.open(index_dir).search("quokkas OR wombats OR numbats").total == 3
+    assert np.load(newer[0]).tolist().count(-1) == 2  # saved again, whole

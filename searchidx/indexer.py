@@ -49,7 +49,7 @@ from searchidx.schema import (
     has_index,
     to_document,
 )
-from searchidx.store import STORE_NAME, FileState, Store
+from searchidx.store import STORE_NAME, FileState, Store, signature
 
 LOCK_NAME = "writer.lock"
 # The postings the writers of one run hold in memory, all together; past it each spills
@@ -436,10 +436,12 @@ def _sync(ix, store: Store, candidates: Iterable[_Candidate], followed: list[Roo
           missing: list[Root], report: IndexReport, jobs: int | None,
           progress: Progress | None, start_over: bool, verify: bool,
           keys_as_recorded: bool) -> None:
-    known = {} if start_over else store.files()
+    # What was recorded, first as one string a file: enough to see that a file has not
+    # changed, and all a re-sync that changes nothing reads (`known` is read if not).
+    recorded = {} if start_over else store.file_signatures()
     present = [root for root in followed if root not in missing]
     for root in missing:
-        count = sum(1 for path in known if _innermost(followed, path) == root)
+        count = sum(1 for path in recorded if _innermost(followed, path) == root)
         report.notices.append(
             f"{root.path} is missing; its {count} posts are kept as they were. If it moved, "
             f"index the new place and run `searchidx forget {root.path}`; if it is a disk "
@@ -447,7 +449,7 @@ def _sync(ix, store: Store, candidates: Iterable[_Candidate], followed: list[Roo
 
     fresh_build = start_over or ix.doc_count_all() == 0
     workers = jobs or os.cpu_count() or 1
-    if fresh_build and not known and workers > 1:
+    if fresh_build and not recorded and workers > 1:
         # Every file is to be read: deal them straight to the workers' shares on disk,
         # and build on every core if there are enough, else read them back.
         with _Shares(Path(ix.storage.folder), workers) as shares:
@@ -460,14 +462,26 @@ def _sync(ix, store: Store, candidates: Iterable[_Candidate], followed: list[Roo
                 return
             candidates = [cand for path in shares.paths for cand in _read_batches(path)]
 
-    unseen = dict(known)  # what the scan has not found (yet)
+    unseen = recorded  # what the scan has not found (yet)
     to_parse: list[_Candidate] = []
-    refreshed: list[FileState] = []  # touched, same content: only the stat changes
+    suspects: list[_Candidate] = []  # recorded with another stat or configuration
     for cand in candidates:
-        state = unseen.pop(cand.path, None)
-        if (state is None or state.config != cand.config
+        if cand.path not in unseen:
+            to_parse.append(cand)  # new
+        elif (unseen.pop(cand.path) == signature(cand.mtime_ns, cand.size, cand.ctime_ns,
+                                                 cand.config)
+              and keys_as_recorded and not verify):
+            report.unchanged += 1
+        else:
+            suspects.append(cand)
+
+    known = store.files() if not start_over and (to_parse or suspects or unseen) else {}
+    refreshed: list[FileState] = []  # touched, same content: only the stat changes
+    for cand in suspects:
+        state = known[cand.path]
+        if (state.config != cand.config
                 or (not keys_as_recorded and state.id != cand.id)):
-            to_parse.append(cand)  # new, or its root or configuration changed
+            to_parse.append(cand)  # its root or configuration changed
         elif not verify and _stat_matches(state, cand):
             report.unchanged += 1
         elif _file_hash(cand.path) == state.hash:
@@ -483,7 +497,7 @@ def _sync(ix, store: Store, candidates: Iterable[_Candidate], followed: list[Roo
         return (any(root.holds(path) for root in missing)
                 and not any(root.holds(path) for root in present))
 
-    gone = [state for path, state in unseen.items() if not kept_while_missing(path)]
+    gone = [known[path] for path in unseen if not kept_while_missing(path)]
     removed = []
     if gone:
         # A moved archive keeps its ids (see post_id): a file that left one place and is

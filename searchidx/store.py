@@ -59,6 +59,12 @@ class FileState(NamedTuple):  # one per file
     config: str | None = None  # Config.digest; None: not known, so the file is read again
 
 
+def signature(mtime_ns: int, size: int, ctime_ns: int, config: str) -> str:
+    """A file's stat and configuration digest as `Store.file_signatures` gives them: the
+    same string exactly when all four are the same."""
+    return f"{mtime_ns} {size} {ctime_ns} {config}"
+
+
 @dataclass(frozen=True)
 class StoredText:
     body: str
@@ -112,6 +118,15 @@ class Store:
         return {h: zlib.decompress(b).decode("utf-8", "surrogatepass") for h, b in rows}
 
     # --- files ---
+    def file_signatures(self) -> dict[str, str | None]:
+        """path -> `signature` of what was recorded for it, for every file: a string a
+        row, as a re-sync that changes nothing needs no more (building a FileState a
+        row took 0.6 s of such a re-sync at 200,000 files). None where the ctime or
+        the configuration is not known."""
+        return dict(self._db.execute(
+            "SELECT path, mtime_ns || ' ' || size || ' ' || ctime_ns || ' ' || config"
+            " FROM files"))
+
     def files(self) -> dict[str, FileState]:
         rows = self._db.execute(
             "SELECT path, id, mtime_ns, size, hash, ctime_ns, config FROM files")

@@ -118,15 +118,21 @@ class Snapshot:
         return np.array([v or 0 for v in values], dtype=np.uint64)
 
     @cached_property
-    def month(self) -> np.ndarray:
-        """Each post's month as numpy datetime64[M] (meaningless where not `dated`)."""
+    def month_numbers(self) -> tuple[np.datetime64, np.ndarray]:
+        """The first dated post's month, and each post's month counted from it (0 where
+        not `dated`): small numbers, so a timeline is a bincount rather than a sort
+        (np.unique took 2.4 ms of a 13 ms search at 200,000 posts)."""
         since_year_one = self.date.astype(np.int64).astype("timedelta64[us]")
-        return (np.datetime64("0001-01-01", "us") + since_year_one).astype("datetime64[M]")
+        months = (np.datetime64("0001-01-01", "us") + since_year_one).astype("datetime64[M]")
+        first = months[self.dated].min() if self.dated.any() else np.datetime64("1970-01")
+        return first, np.where(self.dated, months - first, 0).astype(np.int64)
 
     def months(self, shown: np.ndarray) -> dict[str, int]:
         """How many of the posts (a mask) are from each month, oldest first: a timeline."""
-        months, counts = np.unique(self.month[shown & self.dated], return_counts=True)
-        return {str(month): int(count) for month, count in zip(months, counts, strict=True)}
+        first, numbers = self.month_numbers
+        counts = np.bincount(numbers[shown & self.dated])
+        return {str(first + number): int(counts[number])
+                for number in np.flatnonzero(counts).tolist()}
 
     @cached_property
     def newest_rank(self) -> np.ndarray:

@@ -47,6 +47,7 @@ _CACHE_SIZE = 500_000  # distinct words remembered by an analyzer
 # Longer "words" (base64, minified code, a 10 MB run of one letter) are not indexed, as in
 # Lucene: the Snowball stemmer is quadratic in word length (1 MB of "y": 25 s).
 MAX_TERM_CHARS = 255
+_NAME_CHARS = 32  # a longer run of letters and digits is a hash or an id, not a model's name
 COMPOUND_SEPARATORS = "-./+#"  # what stands between a compound's parts: GPT-4, Llama-3.1
 _COMPOUND_SPLIT = re.compile(f"[{re.escape(COMPOUND_SEPARATORS)}]+")
 _CJK = (
@@ -159,7 +160,7 @@ class ResearchAnalyzer(Tokenizer):
             text = unicodedata.normalize("NFKC", text).translate(accent_map)
         letters = _COMPOUND_SPLIT.sub("", text)
         if (not letters[:1].isalpha() or not letters.isalnum() or IS_CJK.search(letters)
-                or not any(c.isdigit() for c in letters)):
+                or not any(c.isdigit() for c in letters) or len(letters) > _NAME_CHARS):
             return None
         return letters
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import unicodedata
 from bisect import bisect_left
 from collections import Counter
@@ -493,6 +494,7 @@ class Vocabulary:
         self._snapshot = snapshot
         self.posts = snapshot.live_count
         self._expansions: dict[tuple, tuple[list[str], bool]] = {}
+        self._spelled: dict[str, list[str]] = {}
 
     @cached_property
     def _lexicon(self) -> tuple[list[str], np.ndarray]:
@@ -573,14 +575,13 @@ class Vocabulary:
         posts first, at most MAX_EXPANSIONS. Each starts with some of the letters and a
         separator, so a few reads of the term index find them (a few ms for a word, on
         the real archives) without reading the lexicon."""
-        key = (letters, "spellings")
-        if key not in self._expansions:
-            if len(self._expansions) >= 1_000:
-                self._expansions.clear()
-            self._expansions[key] = self._spellings(letters)
-        return self._expansions[key][0]
+        if letters not in self._spelled:
+            if len(self._spelled) >= 1_000:  # bounded, like the posting cache
+                self._spelled.clear()
+            self._spelled[letters] = self._spellings(letters)
+        return self._spelled[letters]
 
-    def _spellings(self, letters: str) -> tuple[list[str], bool]:
+    def _spellings(self, letters: str) -> list[str]:
         separators = f"[{re.escape(COMPOUND_SEPARATORS)}]*"
         spelled = re.compile(separators.join(re.escape(c) for c in letters))
         # One read per place of the first separator: the separators are neighbours in
@@ -596,7 +597,7 @@ class Vocabulary:
                 found.add(text.decode("utf-8"))
         words = [word for word in found if spelled.fullmatch(word) and self._live(word)]
         words.sort(key=lambda word: (-self.frequency(word), word))
-        return words[:MAX_EXPANSIONS], len(words) > MAX_EXPANSIONS
+        return words[:MAX_EXPANSIONS]
 
     def near(self, word: str, maxdist: int) -> list[tuple[str, int, int]]:
         """(word, edit distance, posts) for the words within `maxdist` edits of `word`,
@@ -650,9 +651,10 @@ def _save_copy_groups(folder: Path, generation: int, groups: np.ndarray) -> None
     """Write them whole or not at all (another process may be reading), and drop those
     of older generations. A folder that cannot be written only costs speed."""
     path = folder / COPY_GROUPS_FILE.format(generation)
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        with temporary.open("wb") as out:
+    temporary = None
+    try:  # a file of its own: the web server's threads may each be saving them
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=path.name, suffix=".tmp")
+        with os.fdopen(handle, "wb") as out:
             np.save(out, groups, allow_pickle=False)
         os.replace(temporary, path)
         prefix, suffix = COPY_GROUPS_FILE.split("{}")
@@ -661,8 +663,9 @@ def _save_copy_groups(folder: Path, generation: int, groups: np.ndarray) -> None
             if older.isdigit() and int(older) < generation:
                 old.unlink(missing_ok=True)
     except OSError:
-        with suppress(OSError):  # on a read-only disk even this fails (EROFS)
-            temporary.unlink(missing_ok=True)
+        if temporary is not None:
+            with suppress(OSError):
+                os.unlink(temporary)
 
 
 def _within_budget(counts: list[int]) -> int:

@@ -642,12 +642,12 @@ class Reference:
 
     def spelled_apart(self, text: str) -> list[Pieces]:
         """The phrases of the parts of the compounds the archive writes with the letters
-        and digits of a word that has a letter first and a digit in it (the 50 written in
-        most posts): `deepseekr1` also finds "DeepSeek R1" when the archive writes
-        DeepSeek-R1."""
+        and digits of a word that has a letter first and a digit in it, 32 of them at
+        most (the 50 written in most posts): `deepseekr1` also finds "DeepSeek R1" when
+        the archive writes DeepSeek-R1."""
         letters = _COMPOUND_SPLIT.sub("", fold(text))
         if (not letters[:1].isalpha() or not letters.isalnum() or _CJK.search(letters)
-                or not any(c.isdigit() for c in letters)):
+                or not any(c.isdigit() for c in letters) or len(letters) > 32):
             return []
         spellings = sorted(self.compounds.get(letters, ()),
                            key=lambda w: (-self.posts_with_word[w], w))[:MAX_EXPANSIONS]

@@ -155,10 +155,7 @@ class ResearchAnalyzer(Tokenizer):
         `GPT4`), folded as indexed and without its separators (`deepseekr1`, `llama31`,
         `gpt4`): what every spelling of it has in common. None for any other word (a
         plain word or a number is not looked for among the archive's compounds)."""
-        text = raw.lower()
-        if not text.isascii():
-            text = unicodedata.normalize("NFKC", text).translate(accent_map)
-        letters = _COMPOUND_SPLIT.sub("", text)
+        letters = _COMPOUND_SPLIT.sub("", _folded(raw.lower()))
         if (not letters[:1].isalpha() or not letters.isalnum() or IS_CJK.search(letters)
                 or not any(c.isdigit() for c in letters) or len(letters) > _NAME_CHARS):
             return None
@@ -181,8 +178,7 @@ class ResearchAnalyzer(Tokenizer):
 
     def _analyse(self, text: str) -> WordTerms:
         """The terms of one lower-cased word."""
-        if not text.isascii():
-            text = unicodedata.normalize("NFKC", text).translate(accent_map)
+        text = _folded(text)
         if text.isalnum() and not IS_CJK.search(text):
             pieces = [(text, None)]  # the common case: a plain word
         elif IS_CJK.search(text):
@@ -216,6 +212,13 @@ class ResearchAnalyzer(Tokenizer):
         if piece in self._stopwords:
             return piece, True
         return (self._stem(piece) if self.stem else piece), False
+
+
+def _folded(word: str) -> str:
+    """A lower-cased word as the index holds it: compatibility forms and accents folded."""
+    if word.isascii():
+        return word
+    return unicodedata.normalize("NFKC", word).translate(accent_map)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ the kinds as terms of the `cites` field, so `cites:2303.08774`, `cites:arxiv` an
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 # New-style arXiv ids (YYMM.NNNNN, 4 or 5 digits after the dot) and old-style ones.
@@ -56,22 +57,30 @@ def citations(text: str) -> tuple[Citation, ...]:
     """Every paper and repository cited in `text` (a post's markdown, links included),
     each once, sorted."""
     found: set[Citation] = set()
-    arxiv_dois = set()
+    # Each pattern needs its marker in the text: a substring test (the lower-cased text;
+    # not for non-ASCII text, which case-insensitive matching folds in more ways) skips
+    # the scans of a post that cites nothing (~1 ms a post, a tenth of indexing).
+    lowered = text.lower() if text.isascii() else None
+
+    def scan(pattern: re.Pattern, marker: str) -> Iterator[re.Match]:
+        return pattern.finditer(text) if lowered is None or marker in lowered else iter(())
+
     for pattern in _ARXIV:
-        for match in pattern.finditer(text):
+        for match in scan(pattern, "arxiv"):
             found.add(Citation("arxiv", match.group(1).lower()))
-            arxiv_dois.add(match.group(0).lower())
-    for match in _DOI.finditer(text):
+    for match in scan(_DOI, "10."):
         doi = match.group(1).rstrip(".,;").lower()
         if not doi.startswith("10.48550/arxiv."):  # an arXiv DOI is its arXiv paper
             found.add(Citation("doi", doi))
-    for match in _GITHUB.finditer(text):
+    for match in scan(_GITHUB, "github.com/"):
         owner, repository = match.group(1).lower(), match.group(2).lower().removesuffix(".git")
         repository = repository.rstrip(".")
         if owner not in _NOT_REPOSITORIES and repository:
             found.add(Citation("github", f"github.com/{owner}/{repository}"))
-    for pattern, kind in ((_OPENREVIEW, "openreview"), (_ACL, "acl"), (_PMLR, "pmlr")):
-        for match in pattern.finditer(text):
+    for pattern, kind, marker in ((_OPENREVIEW, "openreview", "openreview.net/"),
+                                  (_ACL, "acl", "aclanthology.org/"),
+                                  (_PMLR, "pmlr", "proceedings.mlr.press/")):
+        for match in scan(pattern, marker):
             found.add(Citation(kind, match.group(1) if kind == "openreview"
                                else match.group(1).lower()))
     return tuple(sorted(found))

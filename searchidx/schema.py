@@ -6,6 +6,7 @@ index's TOC, so they must stay importable at this module path (WHOOSH.md section
 
 from __future__ import annotations
 
+from collections import Counter
 import re
 import unicodedata
 import zlib
@@ -145,6 +146,21 @@ class ResearchAnalyzer(Tokenizer):
                         positions.append(pos + offset)
             pos += word.width
         return found
+
+    def term_counts(self, value: str, mode: str = "") -> dict[str, int]:
+        """Each term of the text with the number of times it occurs: `term_positions`
+        without positions, for the formats that keep only frequencies. The words are
+        counted in C (a Counter) and each distinct word is analysed once, which took a
+        third of the `spell` field's indexing time."""
+        cache = self._cache()
+        query_mode = mode == "query"
+        counts: dict[str, int] = {}
+        for raw, times in Counter(map(str.lower, _WORD.findall(value))).items():
+            word = cache[raw]
+            for term, _offset, _span, stopped in word.query if query_mode else word.index:
+                if not stopped:
+                    counts[term] = counts.get(term, 0) + times
+        return counts
 
     def word(self, raw: str) -> WordTerms:
         """The terms of one word of a query (a WORD_PATTERN match), as indexed."""
@@ -307,7 +323,7 @@ class ResearchPositions(formats.Positions):
 
 
 class ResearchFrequency(formats.Frequency):
-    """Whoosh's Frequency format, fed by `ResearchAnalyzer.term_positions`. Yields
+    """Whoosh's Frequency format, fed by `ResearchAnalyzer.term_counts`. Yields
     exactly what `Frequency.word_values` yields."""
 
     def word_values(self, value, analyzer, **kwargs):
@@ -315,8 +331,8 @@ class ResearchFrequency(formats.Frequency):
             return super().word_values(value, analyzer, **kwargs)
         boost = self.field_boost
         return [
-            (word, len(positions), len(positions) * boost, pack_uint(len(positions)))
-            for word, positions in analyzer.term_positions(value, kwargs.get("mode", "")).items()
+            (word, count, count * boost, pack_uint(count))
+            for word, count in analyzer.term_counts(value, kwargs.get("mode", "")).items()
         ]
 
 

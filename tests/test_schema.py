@@ -7,6 +7,8 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from searchidx.posts import Post
 from searchidx.schema import (
@@ -28,6 +30,20 @@ def _names(results) -> list[str]:
 
 
 # --- analyzer, token level ------------------------------------------------------------------
+
+_WORDS = ["the", "of", "Learning", "learned", "GPT-4", "gpt4", "C++", "a.a", "état", "Ｌｏｒｅｍ",
+          "深度学习", "DeepSeek-R1", "x" * 300, "state-of-the-art", "don't", "3.5"]
+
+
+@given(st.lists(st.sampled_from(_WORDS), max_size=40), st.sampled_from(["", "query"]))
+def test_term_counts_are_the_numbers_of_term_positions(words, mode):
+    for stem in (True, False):
+        analyzer = text_analyzer(stem)
+        text = " ".join(words)
+        expected = {term: len(positions)
+                    for term, positions in analyzer.term_positions(text, mode).items()}
+        assert analyzer.term_counts(text, mode) == expected
+
 
 def test_compound_is_indexed_whole_joined_and_in_parts() -> None:
     # (the lone "4" is dropped by the stop filter's two-character minimum)

@@ -6,11 +6,11 @@ index's TOC, so they must stay importable at this module path (WHOOSH.md section
 
 from __future__ import annotations
 
-from collections import Counter
 import re
 import unicodedata
 import zlib
 from array import array
+from collections import Counter
 from dataclasses import dataclass
 from hashlib import sha1
 from itertools import accumulate, pairwise

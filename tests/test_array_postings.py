@@ -11,10 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from whoosh.fields import NUMERIC
+from whoosh.filedb.compound import CompoundStorage
+from whoosh.filedb.filestore import FileStorage
 
 from benchmarks.generate import generate, queries
 from searchidx import Index, SearchIdxError, engine, indexer
-from searchidx.schema import ARRAY_POSTINGS_FIELDS
+from searchidx.posts import DEFAULT_ALIASES, read_post
+from searchidx.schema import ARRAY_POSTINGS_FIELDS, PostSchema, to_document
 from searchidx.snapshot import Snapshot
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -121,3 +124,33 @@ def test_a_text_column_read_in_one_call_equals_whooshs_reader(index_dir: Path):
         ours = engine.text_column(leaf, "url_key")
         assert ours == list(leaf.column_reader("url_key")) and len(ours) == leaf.doc_count_all()
         assert all(isinstance(key, str) for key in ours) and any(ours)
+
+
+@pytest.mark.parametrize("limitmb", [64, 1])  # 1 MB: the pool spills runs to disk
+def test_a_segment_written_a_block_at_a_time_equals_whooshs_posting_loop(
+        tmp_path: Path, limitmb: int, monkeypatch):
+    """engine.finish_segment writes a worker's postings a block at a time: its postings
+    and terms files must be those Whoosh's own `add_postings` loop writes."""
+    generate(tmp_path / "archive", 300, seed=5)
+    posts = [read_post(str(path), DEFAULT_ALIASES)
+             for path in sorted((tmp_path / "archive").rglob("*.md"))]
+
+    def segment_files(name: str) -> dict[str, bytes]:
+        ix = FileStorage(str(tmp_path)).create().create_index(PostSchema(), indexname=name)
+        writer = engine.segment_writer(ix, limitmb, ARRAY_POSTINGS_FIELDS)
+        for post in posts:
+            writer.add_document(**to_document(post))
+        segment_id = engine.finish_segment(writer).segment_id()
+        parts = CompoundStorage(ix.storage.open_file(f"{segment_id}.seg"))
+        files = {part.removeprefix(segment_id): parts.open_file(part).read()
+                 for part in parts.list() if part.endswith((".pst", ".trm"))}
+        files["arrays"] = engine.postings_path(tmp_path, segment_id).read_bytes()
+        return files
+
+    blocks = segment_files("BLOCKS")
+    monkeypatch.setattr(engine.TermPool, "write_postings",
+                        lambda pool, fieldwriter, schema, lengths:
+                        fieldwriter.add_postings(schema, lengths, pool.items()))
+    loop = segment_files("LOOP")
+    assert sorted(blocks) == [".pst", ".trm", "arrays"]
+    assert blocks == loop

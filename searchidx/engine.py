@@ -281,11 +281,17 @@ class TermPool(PostingPool):
                     break
         self._remove_run(path)
 
-    def items(self, maxfiles: int = 128):
+    def _all_records(self):
+        """The terms of the runs on disk and in memory, in order; a term spilled to
+        several runs comes once from each, earlier documents first."""
         records = self._records()
         if self.runs:  # earlier runs hold earlier documents: merge by term, runs in order
             runs, self.runs = self.runs, []
             records = heapq.merge(*map(self._read_run, runs), records, key=itemgetter(0))
+        return records
+
+    def items(self, maxfiles: int = 128):
+        records = self._all_records()
         arrays = _ArrayPostingsWriter(self.array_fields, self.arrays_path)
         if self._in_order:
             postings = self._postings(records, arrays)
@@ -302,14 +308,10 @@ class TermPool(PostingPool):
         if not self._in_order or not isinstance(fieldwriter._codec, PackedCodec):
             fieldwriter.add_postings(schema, lengths, self.items())
             return
-        records = self._records()
-        if self.runs:  # a term spilled to several runs continues from one to the next
-            runs, self.runs = self.runs, []
-            records = heapq.merge(*map(self._read_run, runs), records, key=itemgetter(0))
         arrays = _ArrayPostingsWriter(self.array_fields, self.arrays_path)
         current_field = None
         for (fieldname, btext), docnums, weights, values, sizes in arrays.written_after(
-                _whole_terms(records)):
+                _whole_terms(self._all_records())):
             if fieldname != current_field:
                 if current_field is not None:
                     fieldwriter.finish_field()

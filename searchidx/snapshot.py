@@ -36,7 +36,13 @@ from whoosh.util.numeric import byte_to_length
 
 from searchidx import engine, scoring
 from searchidx.cites import KINDS as CITATION_KINDS
-from searchidx.query import EXPANSION_POSTINGS, MAX_EXPANSIONS, Phrase, searched_leaves
+from searchidx.query import (
+    EXPANSION_POSTINGS,
+    MAX_EXPANSIONS,
+    Phrase,
+    UnscoredTerm,
+    searched_leaves,
+)
 from searchidx.ranking import DEFAULT_RANKING, Ranking
 from searchidx.schema import (
     COMPOUND_SEPARATORS,
@@ -443,6 +449,8 @@ class Snapshot:
         for node in searched_leaves(q):
             fieldname = node.fieldname
             if fieldname not in self.ranking.field_weights:
+                continue
+            if isinstance(node, UnscoredTerm):
                 continue
             if isinstance(node, query.Term):
                 add(fieldname, [node.text], node.boost)

@@ -122,6 +122,19 @@ def test_compounds_find_hyphenated_joined_and_spaced_spellings(phrase_index) -> 
     assert _found(phrase_index, "GPT-4") == {"gpt-spaced.md"}
 
 
+def test_a_compound_counts_as_one_word_of_the_query(phrase_index) -> None:
+    """A post that writes DeepSeek-R1 holds both its whole and its joined term: scoring
+    both counted the compound twice, so a long post using it ranked above one using
+    the query's other words. The compound scores every post as its joined form does."""
+    def scores(text: str) -> dict[str, float]:
+        return {Path(hit.path).name: hit.score for hit in phrase_index.search(text).hits}
+
+    hyphenated, joined = scores("DeepSeek-R1"), scores("deepseekr1")
+    assert {"deepseek-hyphen.md", "deepseek-joined.md"} <= set(joined)
+    for name, score in joined.items():
+        assert hyphenated[name] == pytest.approx(score), name
+
+
 def test_a_compound_with_stop_words_inside_matches_its_phrase(phrase_index) -> None:
     assert _found(phrase_index, "state-of-the-art") == {"art.md", "hyphen-art.md"}
 

@@ -126,28 +126,47 @@ def test_a_text_column_read_in_one_call_equals_whooshs_reader(index_dir: Path):
         assert all(isinstance(key, str) for key in ours) and any(ours)
 
 
+def _finished_by_worker(ix, limitmb: int, posts) -> str:
+    writer = engine.segment_writer(ix, limitmb, ARRAY_POSTINGS_FIELDS)
+    for post in posts:
+        writer.add_document(**to_document(post))
+    return engine.finish_segment(writer).segment_id()
+
+
+def _committed(ix, limitmb: int, posts) -> str:
+    writer = engine.pooled_writer(ix, limitmb, ARRAY_POSTINGS_FIELDS)
+    for post in posts:
+        writer.add_document(**to_document(post))
+    writer.commit()
+    with ix.reader() as reader:  # one segment: its own reader
+        return reader.segment().segment_id()
+
+
 @pytest.mark.parametrize("limitmb", [64, 1])  # 1 MB: the pool spills runs to disk
+@pytest.mark.parametrize("finish", [_finished_by_worker, _committed])
 def test_a_segment_written_a_block_at_a_time_equals_whooshs_posting_loop(
-        tmp_path: Path, limitmb: int, monkeypatch):
-    """engine.finish_segment writes a worker's postings a block at a time: its postings
-    and terms files must be those Whoosh's own `add_postings` loop writes."""
+        tmp_path: Path, limitmb: int, finish, monkeypatch):
+    """Every new segment's postings are written a block at a time, by a worker's
+    `engine.finish_segment` or a commit in the indexing process: its postings and terms
+    files must be those Whoosh's own `add_postings` loop writes."""
     generate(tmp_path / "archive", 300, seed=5)
     posts = [read_post(str(path), DEFAULT_ALIASES)
              for path in sorted((tmp_path / "archive").rglob("*.md"))]
 
     def segment_files(name: str) -> dict[str, bytes]:
         ix = FileStorage(str(tmp_path)).create().create_index(PostSchema(), indexname=name)
-        writer = engine.segment_writer(ix, limitmb, ARRAY_POSTINGS_FIELDS)
-        for post in posts:
-            writer.add_document(**to_document(post))
-        segment_id = engine.finish_segment(writer).segment_id()
+        segment_id = finish(ix, limitmb, posts)
         parts = CompoundStorage(ix.storage.open_file(f"{segment_id}.seg"))
         files = {part.removeprefix(segment_id): parts.open_file(part).read()
                  for part in parts.list() if part.endswith((".pst", ".trm"))}
         files["arrays"] = engine.postings_path(tmp_path, segment_id).read_bytes()
         return files
 
+    block_writer, written = engine.TermPool.write_postings, []
+    monkeypatch.setattr(engine.TermPool, "write_postings",
+                        lambda pool, *args: written.append(pool) or block_writer(pool, *args))
     blocks = segment_files("BLOCKS")
+    assert written, "the segment was not written by TermPool.write_postings"
     monkeypatch.setattr(engine.TermPool, "write_postings",
                         lambda pool, fieldwriter, schema, lengths:
                         fieldwriter.add_postings(schema, lengths, pool.items()))

@@ -13,6 +13,7 @@ import re
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -515,24 +516,30 @@ def fetch(ctx, archive, as_json) -> None:
 
 
 def _print_fetch(report) -> None:
+    sources = Counter(feed.source for feed in report.feeds)
     for feed in report.feeds:
+        # Two feeds may have one title (a blog's English and Chinese feeds): say which.
+        name = feed.source if sources[feed.source] == 1 else f"{feed.source} ({feed.url})"
         if feed.failed:
-            click.echo(f"{feed.source}: failed: {feed.failed}")
+            click.echo(f"{name}: failed: {feed.failed}")
         elif feed.not_modified:
-            click.echo(f"{feed.source}: not modified")
+            click.echo(f"{name}: not modified")
         else:
-            click.echo(f"{feed.source}: {len(feed.new)} new, {len(feed.updated)} updated, "
-                       f"{feed.unchanged} unchanged")
+            click.echo(f"{name}: {len(feed.new)} new, {len(feed.updated)} updated, "
+                       f"{feed.unchanged} unchanged"
+                       + (f", {len(feed.left_alone)} left alone" if feed.left_alone else ""))
         for reason in feed.left_alone:
             click.echo(f"note: {reason}", err=True)
     for notice in report.notices:
         click.echo(f"note: {notice}", err=True)
     if report.feeds:
+        left_alone = sum(len(f.left_alone) for f in report.feeds)
         click.echo(
             f"{sum(len(f.new) for f in report.feeds)} new, "
             f"{sum(len(f.updated) for f in report.feeds)} updated, "
-            f"{sum(f.unchanged for f in report.feeds)} unchanged, {len(report.failed)} failed "
-            f"in {report.seconds:.1f} s; posts in {report.archive}")
+            f"{sum(f.unchanged for f in report.feeds)} unchanged, "
+            + (f"{left_alone} left alone, " if left_alone else "")
+            + f"{len(report.failed)} failed in {report.seconds:.1f} s; posts in {report.archive}")
 
 
 @cli.command()

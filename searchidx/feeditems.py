@@ -76,8 +76,10 @@ def parse_feed(data: bytes, url: str, content_type: str = "") -> ParsedFeed:
     if "json" in content_type or stripped.startswith(b"{"):
         return _parse_json_feed(data, url)
     # A file object, never bytes or str: feedparser opens a string that names a file or URL.
+    # Relative links are resolved by _item_from_entry, which knows each item's page.
     parsed = feedparser.parse(
-        io.BytesIO(data), response_headers={"content-location": url, "content-type": content_type}
+        io.BytesIO(data), response_headers={"content-location": url, "content-type": content_type},
+        resolve_relative_uris=False,
     )
     if not parsed.version and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no RSS, Atom or JSON Feed document found"
@@ -96,7 +98,11 @@ def _item_from_entry(entry, feed_url: str) -> Item:
     summary = entry.get("summary_detail")
     content_html = _html_of(content) if content else ""
     description_html = _html_of(summary) if summary else ""
+    # feedparser gives xml:base, else the feed's own address; without xml:base a link in
+    # an item is relative to the post's page, as a reader of the page would follow it.
     base = ((content if content_html else summary) or {}).get("base") or feed_url
+    if base == feed_url and link:
+        base = link
     content_html = content_html or description_html
     if description_html.strip() == content_html.strip():
         description_html = ""  # feedparser copies a lone content into summary
@@ -203,7 +209,7 @@ def _item_from_json(item: dict, feed_url: str) -> Item:
         date=date,
         content_html=content_html or summary_html,
         description_html=summary_html if content_html else "",
-        base_url=feed_url,
+        base_url=link or feed_url,  # relative to the post's page, as in an RSS item
         thumbnail=_absolute(text("image") or text("banner_image"), feed_url),
         authors=tuple(a["name"].strip() for a in authors
                       if isinstance(a, dict) and isinstance(a.get("name"), str)),
@@ -314,9 +320,9 @@ def render_post(item: Item, source: str) -> str:
     description = html_to_text(item.description_html) or html_to_text(item.content_html)
     description = _one_line(description)
     meta = {
-        "title": item.title,
-        "description": _shorten(description, DESCRIPTION_CHARS),
-        "summary": _shorten(description, SUMMARY_CHARS),
+        "title": _as_html_text(item.title),
+        "description": _as_html_text(_shorten(description, DESCRIPTION_CHARS)),
+        "summary": _as_html_text(_shorten(description, SUMMARY_CHARS)),
         "pubDate": email.utils.format_datetime(item.date.replace(tzinfo=UTC))
         if item.date else "",
         "source": source,
@@ -328,6 +334,14 @@ def render_post(item: Item, source: str) -> str:
     meta = {name: value for name, value in meta.items() if value}
     head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False, width=10**6)
     return f"---\n{head}---\n{body}\n"
+
+
+def _as_html_text(text: str) -> str:
+    """Plain text for a frontmatter field that is read as HTML (`posts.title_text`,
+    `summary_text`: titles are HTML where they are published), so that a title
+    `<think>…</think> QwQ` keeps its words. Only what HTML would read as markup or as
+    an entity is escaped: "Q&A" stays as written in the file."""
+    return re.sub(r"&(?=#?\w+;)", "&amp;", text).replace("<", "&lt;")
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -222,7 +222,8 @@ def test_rss2_items_become_posts_with_every_field_mapped(server, index_dir, arch
 
     plankton = read_post(folder / "undated-musings-on-plankton.md")
     assert plankton.date is None  # no date in the feed: none in the archive (never "now")
-    assert plankton.thumbnail == server.url("/img/plankton.png")  # first image of the content
+    # the first image of the content, relative to the item's page on its own site
+    assert plankton.thumbnail == "https://tidepool.example/img/plankton.png"
 
     minutes = read_post(folder / "2023-05-01-lab-meeting-minutes.md")
     assert minutes.url == "" and minutes.date == datetime(2023, 5, 1, 12)  # no link, no guid
@@ -230,6 +231,29 @@ def test_rss2_items_become_posts_with_every_field_mapped(server, index_dir, arch
     assert report.index is not None and report.index.added == 4
     for path in posts_in(archive):
         assert_searchable(index_dir, path, read_post(path).title)
+
+
+def test_links_are_relative_to_the_items_page_and_a_title_keeps_its_words(
+        server, index_dir, archive):
+    """Without xml:base, a link in an item is relative to the item's page, as a reader of
+    that page would follow it (`../`, `#section`), not to the feed's address. A title
+    whose text looks like markup (`<think>`) or an entity (`&amp;`) keeps it: the
+    archive's titles are read as HTML."""
+    page = server.url("/posts/2024/notes/")
+    url = server.serve("/feed/index.xml", rss("Deep Notes", [{
+        "guid": "n1", "title": "&lt;think&gt;...&lt;/think&gt; Notes &amp;amp; Q&amp;A",
+        "link": page, "date": "Tue, 02 May 2023 10:00:00 +0000",
+        "html": '<p>See <a href="../earlier/">earlier</a>, <a href="#method">the '
+                'method</a> and <img src="fig.png" alt="a figure"></p>'}]))
+    feeds.add_feed(index_dir, url)
+    feeds.fetch(index_dir, archive, limits=FAST)
+    (path,) = posts_in(archive)
+    post = read_post(path)
+    assert post.title == "<think>...</think> Notes &amp; Q&A"
+    assert f"[earlier]({server.url('/posts/2024/earlier/')})" in post.markdown
+    assert f"[the method]({page}#method)" in post.markdown
+    assert f"![a figure]({page}fig.png)" in post.markdown
+    assert post.thumbnail == f"{page}fig.png"
 
 
 def test_rss_091_rss_10_atom_and_json_feed(server, index_dir, archive):
@@ -710,3 +734,25 @@ def test_cli_fetch(server, index_dir, archive):
     assert [(f["source"], f["unchanged"], f["failed"]) for f in data["feeds"]] == [
         ("Old Station Log", 1, None), ("127.0.0.1", 0, "HTTP 404 Not Found")]
     assert data["index"]["unchanged"] == 1
+
+
+def test_cli_fetch_names_feeds_of_one_title_and_counts_what_it_left_alone(
+        server, index_dir, archive):
+    english = server.serve("/en/feed.xml", rss("Lab Blog", numbered(2, "Glacier report")))
+    chinese = server.serve("/zh/feed.xml", rss("Lab Blog", numbered(1, "Ice report")))
+    for url in (english, chinese):
+        run(index_dir, "feeds", "add", url)
+    first = run(index_dir, "fetch", "--archive", str(archive))
+    assert first.stdout.splitlines()[:2] == [
+        f"Lab Blog ({english}): 2 new, 0 updated, 0 unchanged",
+        f"Lab Blog ({chinese}): 1 new, 0 updated, 0 unchanged"]
+
+    edited = next(p for p in posts_in(archive) if "number-0" in p.name)
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nMy own note.\n", encoding="utf-8")
+    server.serve("/en/feed.xml", rss("Lab Blog", numbered(2, "Glacier report", " Revised.")))
+    second = run(index_dir, "fetch")
+    assert second.stdout.splitlines()[0] == (
+        f"Lab Blog ({english}): 0 new, 1 updated, 0 unchanged, 1 left alone")
+    assert "1 left alone, 0 failed in" in second.stdout
+    assert f"{edited}: edited since searchidx wrote it" in second.stderr
+    assert "My own note." in edited.read_text(encoding="utf-8")

@@ -12,32 +12,34 @@ import click
 import pytest
 
 from searchidx.cli import cli
+from tests.feed_server import FeedServer
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 # Long-running or recursive: `make demo` serves forever, `make test` is this suite,
 # `make bench` takes minutes; `serve` is covered by tests/web and the wheel test;
-# `fetch` needs the network (tests/test_feeds.py runs it against a loopback server).
+# `fetch` needs the network: its block runs against a loopback server (below).
 NOT_RUN_HERE = ("make ", "searchidx serve", "searchidx fetch")
+FEEDS_BLOCK = "$ searchidx feeds add "
 
 
 def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
 
 
-def _examples() -> list[tuple[str, list[str]]]:
+def _examples(blocks: list[str] | None = None) -> list[tuple[str, list[str]]]:
     """Each `$ command` of the console blocks, with the lines shown after it: what it
     prints on stdout. In those lines `...` stands for any text (a path, a time), and a
     line of only `...` for any number of lines."""
     examples: list[tuple[str, list[str]]] = []
-    for block in _blocks("console"):
+    for block in _blocks("console") if blocks is None else blocks:
         for line in block.splitlines():
             if line.startswith("$ "):
                 examples.append((line[2:].split("  #")[0].strip(), []))
             elif examples:
                 examples[-1][1].append(line)
     return [(command, shown) for command, shown in examples
-            if not command.startswith(NOT_RUN_HERE)]
+            if blocks is not None or not command.startswith(NOT_RUN_HERE)]
 
 
 def _commands() -> list[str]:
@@ -68,10 +70,11 @@ def test_readme_shows_commands():
     assert sum(1 for _, shown in _examples() if shown) >= 5  # and what they print
 
 
-def test_every_readme_command_runs_and_prints_what_is_shown(workdir: Path):
-    env = dict(os.environ, SEARCHIDX_INDEX=str(workdir / ".index" / "demo"), NO_COLOR="1")
+def _run_examples(examples: list[tuple[str, list[str]]], workdir: Path, **environ) -> None:
+    env = dict(os.environ, SEARCHIDX_INDEX=str(workdir / ".index" / "demo"), NO_COLOR="1",
+               **environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    for command, shown in _examples():
+    for command, shown in examples:
         done = subprocess.run(
             command, shell=True, cwd=workdir, env=env, capture_output=True, text=True,
             timeout=120,
@@ -82,6 +85,37 @@ def test_every_readme_command_runs_and_prints_what_is_shown(workdir: Path):
             assert _shown_pattern(shown).fullmatch(_TIMING.sub("TIME", done.stdout)), (
                 f"README.md shows for {command!r}:\n" + "\n".join(shown)
                 + f"\nbut it prints:\n{done.stdout}")
+
+
+def test_every_readme_command_runs_and_prints_what_is_shown(workdir: Path):
+    _run_examples(_examples(), workdir)
+
+
+def test_the_readme_feeds_block_runs_against_a_loopback_feed(tmp_path: Path):
+    """The feeds block as shown, `fetch` included: its feed address is answered by a
+    loopback server with as many items as the block says were fetched, and `~` is a
+    temporary home."""
+    (block,) = [block for block in _blocks("console") if FEEDS_BLOCK in block]
+    new = int(re.search(r"^Example Blog: (\d+) new", block, flags=re.MULTILINE)[1])
+    items = "".join(
+        f"<item><title>Field note {n}</title><guid>note-{n}</guid>"
+        f"<link>https://example.org/notes/{n}</link>"
+        f"<pubDate>Tue, 02 May 2023 10:00:00 +0000</pubDate>"
+        f"<description>Note {n} of the season.</description></item>" for n in range(new))
+    feed = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Notes</title>'
+            f"<link>https://example.org/</link><description>d</description>{items}"
+            f"</channel></rss>")
+    server = FeedServer()
+    try:
+        url = server.serve("/feed.xml", feed)
+        home = tmp_path / "home"
+        home.mkdir()
+        block = block.replace("https://example.org/feed.xml", url).replace(
+            "/home/me", str(home))
+        _run_examples(_examples([block]), tmp_path, HOME=str(home))
+    finally:
+        server.close()
+    assert len(list((home / "archive").rglob("*.md"))) == new
 
 
 def test_readme_python_example_runs(workdir: Path, monkeypatch):

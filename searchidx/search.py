@@ -320,10 +320,17 @@ class Index:
         view = self._view()
         posts = sorted((from_stored(fields) for fields in view.searcher.all_stored_fields()),
                        key=lambda post: post["path"])
-        for post in posts:
-            stored = view.store.get_text(post["content_hash"])
-            yield PostRecord.of(post, body=stored.body if stored else "",
-                                markdown=stored.markdown if stored else "")
+        # The caller may search in this thread between two records, and that call's
+        # `_view()` may close this thread's store: the texts come through a store of the
+        # export's own, opened with the posts read above.
+        store = Store(self.path, readonly=True)
+        try:
+            for post in posts:
+                stored = store.get_text(post["content_hash"])
+                yield PostRecord.of(post, body=stored.body if stored else "",
+                                    markdown=stored.markdown if stored else "")
+        finally:
+            store.close()
 
     def stats(self) -> Stats:
         view = self._view()

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from click.testing import CliRunner
 from whoosh.lang import stopwords_for_language
 
+from searchidx import Index
 from searchidx.cli import cli
 from searchidx.posts import read_post
 
@@ -53,3 +55,21 @@ def test_docs_scale_mapping_names_every_field_the_export_writes(corpus_index_dir
     assert cited and set().union(*cited) <= set(properties["cites"]["properties"])
     stop = mapping["settings"]["analysis"]["filter"]["searchidx_stop"]["stopwords"]
     assert set(stop) == stopwords_for_language("en")
+
+
+def test_an_export_survives_a_search_in_its_thread_after_the_index_was_replaced(
+        tmp_path: Path, write_post) -> None:
+    """A search between two records of an export may open a new view of a replaced
+    index (and close this thread's old one): the export goes on reading its own."""
+    archive = tmp_path / "archive"
+    for n in range(3):
+        write_post(archive, f"post-{n}.md", {"title": f"Post {n}"}, f"Zyxword body {n}.")
+    index = Index.create(tmp_path / "index", [archive])
+    records = index.export()
+    first = next(records)
+    shutil.rmtree(tmp_path / "index")
+    Index.create(tmp_path / "index", [archive])
+    assert index.search("zyxword").total == 3
+    rest = list(records)
+    assert [first.title] + [r.title for r in rest] == ["Post 0", "Post 1", "Post 2"]
+    assert all(r.body.startswith("Zyxword body") for r in [first, *rest])

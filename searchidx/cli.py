@@ -2,6 +2,11 @@
 
 Exit codes, like grep: 0 found, 1 nothing found, 2 usage or input error.
 This is the one place where a SearchIdxError becomes a message on stderr.
+
+Longer than most modules: one command per thing the library does (index, search, show,
+similar, stats, roots, forget, export, feeds, fetch, watch, serve), each with its options,
+help text and printing; every one is a thin call into the library, and together they are
+the one click group a user meets.
 """
 
 from __future__ import annotations

@@ -50,6 +50,10 @@ segment and dropped with it (`drop_stale_postings`). A segment without one (an i
 an older searchidx) is read through Whoosh, with the same result.
 
 Everything else searchidx does with Whoosh goes through its public API.
+
+Longer than most modules because it is the fence around Whoosh's private names: the
+segment writing, the packed codec and the postings as arrays all need them, and splitting
+it would put private names in more than one file, which is what it exists to prevent.
 """
 
 from __future__ import annotations

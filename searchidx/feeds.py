@@ -10,6 +10,10 @@ file in the index folder. The order of writes makes a run killed at any point ha
 a post file appears whole (temporary file, then link or rename), is recorded after it is
 written (the next run adopts an identical file it finds unrecorded), and a feed's ETag is
 kept only once all its items are written (else the next run would get a 304 and miss them).
+
+Longer than most modules: downloading (limits, redirects, conditional GET), the state and
+the safe writes are the steps of one run and share its database and report; OPML import
+and export is the feed list's own way in and out.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ fails with the first one's pid, and readers are never blocked (Whoosh readers se
 last committed generation). A run that dies at any point leaves the previous generation
 intact; the next run redoes what was lost (see store.py for the order of writes).
 
-Longer than most modules (~630 lines) because a run is one concept: roots, scan, diff,
+Longer than most modules because a run is one concept: roots, scan, diff,
 parse and write share the run's candidates and report; the Whoosh internals it needs are
 in engine.py. The worker-process half (`_build_in_parallel` onwards) is the natural cut
 if it grows.

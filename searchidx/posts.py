@@ -2,6 +2,10 @@
 
 Pure: no index, no I/O but reading the file. `read_post` either returns a `Post`
 or raises `PostError` naming the file and the reason.
+
+Longer than most modules: most of it is turning markdown and HTML into the text a post
+shows (each block ends a word, template tags go, titles and summaries become plain
+text), which is what reading a post means.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ quotes, `*`, `?`, `~`), and this module builds what each piece means:
 The query is never an error: what cannot be read is searched as plain words, with a
 notice saying so in the user's terms.
 
-A little over 400 lines: each query form's meaning and its notice sit together here, so
-one file answers "what does this query do".
+Longer than most modules: each query form's meaning and its notice sit together here,
+so one file answers "what does this query do".
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ the query and finds phrases and wildcards; matching, BM25F scoring, facets and c
 collapsing run over that searcher's `snapshot.Snapshot`.
 Everything returned is a plain record (records.py); nothing Whoosh escapes this module.
 What `search` takes is checked in arguments.py, snippets are made in snippets.py.
+
+A little longer than most modules: `Index` is the one public API, and its methods share
+the per-thread views; each method's own work lives in the modules named above.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ and thread, within CACHE_BYTES).
 
 A `Snapshot` belongs to one searcher and one thread (see `search.Index`).
 
-Longer than most modules (~570 lines): it is the adapter from Whoosh to arrays for
+Longer than most modules: it is the adapter from Whoosh to arrays for
 matching, columns, postings and the written-word `Vocabulary` (patterns, fuzzy words,
 did-you-mean); the arithmetic over those arrays is in scoring.py.
 """

@@ -350,12 +350,13 @@ def _scan(followed: list[Root], report: IndexReport) -> Iterator[_Candidate]:
     seen: set[tuple[int, int]] = set()  # (device, inode) of every file taken
     names = Counter(root.folder.name for root in followed)
     keys: set[str] = set()  # those of roots whose folder name another root has
+    root_paths = frozenset(str(root.path) for root in followed)
     for root in sorted(followed, key=lambda root: (-len(root.path.parts), str(root.path))):
         folder = root.folder
         config = load_config(root.config_file)
         scope = _Scope(folder.name, len(os.path.join(folder, "")), config.aliases, config.digest)
         name_shared = names[folder.name] > 1
-        for path, st in _walk(root.path, config, report):
+        for path, st in _walk(root.path, config, report, root_paths - {str(root.path)}):
             if (st.st_dev, st.st_ino) in seen:
                 continue
             seen.add((st.st_dev, st.st_ino))
@@ -378,11 +379,13 @@ def _keys_as_recorded(followed: list[Root], remembered: list[Root]) -> bool:
             and len(set(names)) == len(names))
 
 
-def _walk(root: Path, config: Config,
-          report: IndexReport) -> Iterator[tuple[str, os.stat_result]]:
+def _walk(root: Path, config: Config, report: IndexReport,
+          other_roots: frozenset[str]) -> Iterator[tuple[str, os.stat_result]]:
     """The post files under a root, in name order, with their stat. Symbolic links are
     followed (archives are often assembled from linked folders); a link to a folder
-    already walked (a loop, or a second way in) is not walked again, and said so.
+    already walked (a loop, or a second way in) is not walked again, and said so. A
+    folder that is a root of its own (`other_roots`) is walked as that root, not here:
+    its files would be read twice and its unreadable ones reported twice.
     Paths are strings, and each folder is listed and its entries stat'ed relative to its
     descriptor: pathlib objects took 60% of a re-sync that changed nothing, os.walk,
     os.path.join and DirEntry objects another 20%."""
@@ -422,7 +425,8 @@ def _walk(root: Path, config: Config,
                         report.skipped.append(Skipped(path, f"cannot be read ({exc.strerror})"))
                     continue  # otherwise it vanished since listed
                 if stat.S_ISDIR(st.st_mode):
-                    subfolders.append(path)
+                    if path not in other_roots:
+                        subfolders.append(path)
                 elif is_post:
                     yield path, st
             pending += reversed(subfolders)

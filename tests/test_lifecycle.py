@@ -181,6 +181,18 @@ def test_symlinked_folders_are_followed_once_and_loops_reported(tmp_path, search
     assert "1 removed" in searchidx("index").stdout
 
 
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_nested_roots_read_and_report_each_file_once(tmp_path, searchidx, write_post) -> None:
+    archive = tmp_path / "arch"
+    write_post(archive / "blog", "a.md", {"title": "Alpha"}, "Text.")
+    (archive / "blog" / "gone.md").symlink_to(tmp_path / "nothing.md")
+    searchidx("index", archive / "blog")
+    result = searchidx("index", archive)
+    assert result.exit_code == 0, result.output
+    assert "1 skipped" in result.stdout, result.output
+    assert result.stderr.count("gone.md: a symbolic link to a file that does not exist") == 1
+
+
 def test_an_index_whose_posts_were_all_removed_can_be_searched(tmp_path, searchidx,
                                                                write_post) -> None:
     # Found by the state machine: Whoosh then commits an index of no segment, whose

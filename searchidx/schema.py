@@ -386,6 +386,7 @@ class PostSchema(fields.SchemaClass):
 
 
 NO_YEAR = "none"
+DATED, UNDATED = "0", "1"  # the `undated` column: "1" sorts undated posts last
 
 
 # Query parameters that say how a reader came to a page, not which page it is: links to
@@ -468,7 +469,7 @@ def to_document(post: Post) -> dict:
         "authors": ",".join(a.replace(",", " ") for a in post.authors),
         "date": post.date,
         "year": str(post.date.year) if post.date else NO_YEAR,
-        "undated": "0" if post.date else "1",
+        "undated": DATED if post.date else UNDATED,
         "url": post.url,
         "url_key": copy_key(post),
         "thumbnail": post.thumbnail,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 
 import numpy as np
 
@@ -104,6 +104,28 @@ def collapse(matched: np.ndarray, copy_group: np.ndarray, length: np.ndarray,
         for doc, group in zip(copies[first], groups[first], strict=True)
         if counts[group] > 1
     }
+
+
+def facet_counts(names: Sequence[str], values: np.ndarray, docs: np.ndarray,
+                 posts: np.ndarray, left_out: Set[str] = frozenset(),
+                 limit: int | None = None) -> dict[str, int]:
+    """How many of the posts (a mask) have each value of a facet, largest first and
+    equal counts by name; values no post has, empty ones and `left_out` ones are not
+    listed, and only the first `limit`. The pairs (`docs[i]`, `names[values[i]]`) are
+    the posts' values: a post may have several (tags) or none."""
+    counts = np.bincount(values[posts[docs]], minlength=len(names))
+    kept = [(name, count) for name, count in zip(names, counts.tolist(), strict=True)
+            if count and name and name not in left_out]
+    return dict(sorted(kept, key=lambda kv: (-kv[1], kv[0]))[:limit])
+
+
+def month_counts(first: np.datetime64, months: np.ndarray, posts: np.ndarray
+                 ) -> dict[str, int]:
+    """How many of the posts (a mask, of dated posts) are from each month, oldest first,
+    months with none left out; `months` is each post's month counted from `first`."""
+    counts = np.bincount(months[posts])
+    return {str(first + number): int(counts[number])
+            for number in np.flatnonzero(counts).tolist()}
 
 
 def holds_phrase(positions: dict[str, list[int]], words: Sequence[str],

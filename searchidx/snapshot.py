@@ -22,7 +22,7 @@ import tempfile
 import unicodedata
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
@@ -47,9 +47,11 @@ from searchidx.ranking import DEFAULT_RANKING, Ranking
 from searchidx.schema import (
     COMPOUND_SEPARATORS,
     COPY_KEY_SEPARATOR,
+    DATED,
     NO_YEAR,
     SPELLING_FIELD,
     TEXT_FIELDS,
+    UNDATED,
     WORD_PATTERN,
 )
 
@@ -115,7 +117,8 @@ class Snapshot:
 
     @cached_property
     def dated(self) -> np.ndarray:
-        return np.array([v == "0" for v in self._column("undated", default="1")], dtype=bool)
+        return np.array([v == DATED for v in self._column("undated", default=UNDATED)],
+                        dtype=bool)
 
     @cached_property
     def date(self) -> np.ndarray:
@@ -137,9 +140,7 @@ class Snapshot:
     def months(self, shown: np.ndarray) -> dict[str, int]:
         """How many of the posts (a mask) are from each month, oldest first: a timeline."""
         first, numbers = self.month_numbers
-        counts = np.bincount(numbers[shown & self.dated])
-        return {str(first + number): int(counts[number])
-                for number in np.flatnonzero(counts).tolist()}
+        return scoring.month_counts(first, numbers, shown & self.dated)
 
     @cached_property
     def newest_rank(self) -> np.ndarray:
@@ -475,7 +476,7 @@ class Snapshot:
     def facets(self, shown: np.ndarray) -> dict[str, dict[str, int]]:
         return {
             "source": self.source.counts(shown),
-            "year": self.year.counts(shown),
+            "year": self.year.counts(shown, left_out={NO_YEAR}),
             "tag": self.tags.counts(shown),
             "paper": self._most_cited(shown),
             "month": self.months(shown),
@@ -483,9 +484,7 @@ class Snapshot:
 
     def _most_cited(self, shown: np.ndarray) -> dict[str, int]:
         """The papers and repositories most cited by the posts (a mask), not the kinds."""
-        cited = [(name, count) for name, count in self.papers.counts(shown).items()
-                 if name not in CITATION_KINDS]
-        return dict(cited[:PAPERS_SHOWN])
+        return self.papers.counts(shown, left_out=set(CITATION_KINDS), limit=PAPERS_SHOWN)
 
     def copies_count(self) -> int:
         """Posts that have a copy (see `copy_group`)."""
@@ -700,10 +699,11 @@ class _Values:
         self.docs = np.concatenate(docs) if docs else np.zeros(0, dtype=np.int64)
         self.numbers = np.repeat(np.arange(len(docs)), [len(d) for d in docs])
 
-    def counts(self, posts: np.ndarray) -> dict[str, int]:
-        """How many of the posts (a mask) have each value."""
-        counts = np.bincount(self.numbers[posts[self.docs]], minlength=len(self.names))
-        return _facet(zip(self.names, counts.tolist(), strict=True))
+    def counts(self, posts: np.ndarray, left_out: Set[str] = frozenset(),
+               limit: int | None = None) -> dict[str, int]:
+        """How many of the posts (a mask) have each value (`scoring.facet_counts`)."""
+        return scoring.facet_counts(self.names, self.numbers, self.docs, posts,
+                                    left_out, limit)
 
 
 def _folded_words(text: str) -> str:
@@ -711,8 +711,3 @@ def _folded_words(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).casefold().translate(accent_map)
     return " ".join(_WORD.findall(folded))
 
-
-def _facet(counts: Iterable[tuple[str, int]]) -> dict[str, int]:
-    """Facet counts, largest first; empty values and posts without a year left out."""
-    kept = [(k, v) for k, v in counts if v and k and k != NO_YEAR]
-    return dict(sorted(kept, key=lambda kv: (-kv[1], kv[0])))

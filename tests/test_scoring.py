@@ -1,4 +1,4 @@
-"""scoring.py on hand-built arrays: BM25F, length norms, top-N by tiers, copies."""
+"""scoring.py on hand-built arrays: BM25F, length norms, top-N by tiers, copies, facets."""
 
 from __future__ import annotations
 
@@ -66,6 +66,33 @@ def test_copies_show_once_as_the_longest_and_rank_as_the_best() -> None:
     assert spread.tolist() == [4.0, 4.0, 2.0, 4.0, 8.0]  # the unmatched copy does not count
     nothing = np.zeros(5, bool)
     assert scoring.collapse(nothing, group, length, tie_break)[1] == {}
+
+
+def test_facet_counts_count_the_posts_of_each_value_largest_first() -> None:
+    names = ["ml", "none", "", "rl", "vision"]
+    # (post, value) pairs: post 0 has ml and rl, post 1 rl, post 2 none, post 3 "" and
+    # vision, post 4 ml and vision; post 5 has no value
+    docs = np.array([0, 4, 2, 3, 0, 1, 3, 4])
+    values = np.array([0, 0, 1, 2, 3, 3, 4, 4])
+    every = np.ones(6, dtype=bool)
+    assert scoring.facet_counts(names, values, docs, every) == {
+        "ml": 2, "rl": 2, "vision": 2, "none": 1}  # equal counts by name; "" left out
+    some = np.array([True, True, False, False, False, True])
+    assert scoring.facet_counts(names, values, docs, some) == {"rl": 2, "ml": 1}
+    assert scoring.facet_counts(names, values, docs, every, left_out={"none", "ml"},
+                                limit=1) == {"rl": 2}
+    assert scoring.facet_counts(names, values, docs, np.zeros(6, dtype=bool)) == {}
+
+
+def test_month_counts_are_a_timeline_oldest_first() -> None:
+    first = np.datetime64("2023-11")
+    months = np.array([0, 2, 2, 0, 5, 0])  # post 5 undated: its 0 is not a month
+    dated = np.array([True, True, True, True, True, False])
+    assert scoring.month_counts(first, months, dated) == {
+        "2023-11": 2, "2024-01": 2, "2024-04": 1}
+    assert scoring.month_counts(first, months, dated & np.array([0, 1, 0, 0, 1, 0], bool)) == {
+        "2024-01": 1, "2024-04": 1}
+    assert scoring.month_counts(first, months, np.zeros(6, dtype=bool)) == {}
 
 
 def test_holds_phrase_takes_the_closest_fit_in_order() -> None:

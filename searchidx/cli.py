@@ -274,7 +274,7 @@ def search(ctx, query, source, tag, author, since, until, sort, limit, page, inc
     )
     with _stdout():
         if timeline and not as_json:
-            _print_timeline(results.facets["month"])
+            _print_timeline(results.facets["month"], results.first)
         elif as_json:
             _print_json(results.to_json())
         else:
@@ -297,9 +297,9 @@ def search(ctx, query, source, tag, author, since, until, sort, limit, page, inc
 TIMELINE_BAR = 40  # characters of the longest bar
 
 
-def _print_timeline(months: dict[str, int]) -> None:
+def _print_timeline(months: dict[str, int], first) -> None:
     """One line per month (per year when the matches span more than four years), oldest
-    first, with a bar and the count; then the first month with a match."""
+    first, with a bar and the count; then the earliest post that matches (`first`)."""
     if not months:
         click.echo("no dated post matches", err=True)
         return
@@ -312,7 +312,7 @@ def _print_timeline(months: dict[str, int]) -> None:
     for period, count in periods.items():
         bar = "█" * max(1, round(TIMELINE_BAR * count / tallest))
         click.echo(f"{period:>7}  {bar} {count}")
-    click.echo(f"first mentioned: {min(months)}")
+    click.echo(f"first mentioned: {first.date:%Y-%m-%d}  {first.title}  (id {first.id})")
 
 
 def _shown_path(path: str) -> str:

@@ -89,6 +89,8 @@ class Results:
     # as typed -> what was searched for too: {"RL": ["reinforcement learning"]}
     synonyms: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
+    # The earliest dated post of all the matches (with the facets): "first mentioned".
+    first: Hit | None = None
 
     @property
     def also_searched(self) -> str | None:
@@ -111,6 +113,7 @@ class Results:
             "suggestion": self.suggestion,
             "notice": self.notice,
             "synonyms": self.synonyms,
+            "first": self.first.to_json() if self.first else None,
         }
 
 

@@ -2,8 +2,9 @@
 
 `RL` also searches for "reinforcement learning", and "reinforcement learning" for `RL`:
 writers use both, often one per post. The built-in table holds the acronyms the research
-archives use most (counted in bair-blog, raisex-ai-news and smol-ainews: each below is in
-ten posts or more, written at least one way); a `[synonyms]` table in `searchidx.toml`
+archives use most (counted in bair-blog, raisex-ai-news and smol-ainews: most are in ten
+posts or more, written at least one way; a few rarer ones, such as RLAIF, MCTS, TRPO and
+NeRF, are there because a researcher types them); a `[synonyms]` table in `searchidx.toml`
 adds to it or replaces an entry:
 
     [synonyms]

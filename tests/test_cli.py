@@ -50,8 +50,10 @@ def test_search_json_shape(run) -> None:
     assert result.exit_code == 0, result.stderr
     data = _json(result)
     assert set(data) == {"query", "total", "page", "per_page", "hits", "facets", "suggestion",
-                         "notice", "synonyms"}
+                         "notice", "synonyms", "first"}
     assert set(data["facets"]) == {"source", "year", "tag", "paper", "month"}
+    assert set(data["first"]) == HIT_KEYS and data["first"]["date"] == min(
+        hit["date"] for hit in data["hits"] if hit["date"])
     assert data["query"] == "alphafold" and data["page"] == 1 and data["per_page"] == 10
     assert data["total"] == len(data["hits"]) > 0
     for hit in data["hits"]:

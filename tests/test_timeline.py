@@ -41,14 +41,19 @@ def test_the_months_are_the_posts_dates(tmp_path, write_post) -> None:
     assert drawn.exit_code == 0
     assert drawn.stdout.splitlines() == [
         "2021-01  ████████████████████ 1", "2023-04  ████████████████████████████████████████ 2",
-        "2023-06  ████████████████████ 1", "first mentioned: 2021-01"]
+        "2023-06  ████████████████████ 1", "first mentioned: 2021-01-01  Zyxtime 2021-01-01  "
+        f"(id {index.search('zyxtime', sort='oldest').hits[0].id})"]
+    first = index.search("zyxtime").first  # the earliest match, whatever the order shown
+    assert (first.title, first.date.year) == ("Zyxtime 2021-01-01", 2021)
+    assert index.search("zyxtime", facets=False).first is None
     from web import create_app
 
     html = create_app(index.path).test_client().get("/?q=zyxtime").get_data(as_text=True)
     chart = re.search(r"<svg.*?</svg>", html, re.S).group(0)
     assert chart.count("<rect") == 3  # months without a match have no bar
     assert "since=2023-04&amp;until=2023-04" in chart and "2023-04: 2 posts" in chart
-    assert "First mentioned" in html and "sort=oldest" in html
+    assert re.search(rf'First mentioned: <a href="/post/{first.id}\?q=zyxtime">Zyxtime '
+                     r"2021-01-01</a>, 2021-01-01", html)
 
 
 @pytest.mark.skipif(not CORPORA.is_dir(), reason="needs ../shared/corpora")

@@ -175,7 +175,6 @@ def search():
         for name, counts in results.facets.items() if name != "month"
     }
     months = results.facets.get("month", {})
-    first_month = min(months, default=None)
     # An empty query is listed newest first unless another order is asked for.
     sort = "newest" if args["sort"] == "relevance" and not text.strip() else args["sort"]
     last_page = min(results.pages, MAX_RESULT_WINDOW // results.per_page)
@@ -190,9 +189,6 @@ def search():
         facet_links=facet_links,
         timeline=Markup(render.timeline_svg(  # built by ElementTree: escaped
             months, lambda month: _changed(set_={"since": month, "until": month}))),
-        first_mentioned=first_month,
-        first_mentioned_url=_changed(set_={"since": first_month, "until": first_month,
-                                           "sort": "oldest"}) if first_month else None,
         active=_active_filters(args),
         page_links=_page_links(results),
         page_url=lambda n: _changed(set_={"page": str(n)}, keep_page=True),

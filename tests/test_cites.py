@@ -105,3 +105,35 @@ def test_the_papers_facet_counts_the_most_cited_of_the_matches(cited) -> None:
 
     html = create_app(cited.path).test_client().get("/?q=notes").get_data(as_text=True)
     assert "<h2>Papers</h2>" in html and "q=notes+%2Bcites:1801.01290" in html
+
+
+READING_LIST = "2019-06-03-papers-we-keep-citing.md"  # corpus/: cites in every form
+
+
+@pytest.mark.parametrize("query", [
+    "cites:1801.01290", "1801.01290", "cites:1812.05905", "cites:arxiv:1703.03400v3",
+    "cites:https://arxiv.org/abs/1707.06347", "cites:cs/0501001", "cites:2005.11401",
+    "cites:10.1038/nature16961", "cites:github.com/cbfinn/maml",
+    "cites:https://github.com/cbfinn/maml/", "cites:_VjQlMeSB_J", "cites:D19-1410",
+    "cites:v37/ioffe15", "cites:arxiv", "cites:doi", "cites:github", "cites:openreview",
+    "cites:acl", "cites:pmlr",
+])
+def test_the_corpus_reading_list_is_found_by_each_paper_it_cites(
+        corpus_index, corpus_ids, query) -> None:
+    found = [hit.id for hit in corpus_index.search(query, per_page=100).hits]
+    assert corpus_ids[READING_LIST] in found, query
+
+
+def test_the_corpus_reading_list_shows_its_papers_and_code(corpus_index, corpus_ids) -> None:
+    post_id = corpus_ids[READING_LIST]
+    shown = CliRunner().invoke(cli, ["--index", str(corpus_index.path), "show", post_id,
+                                     "--json"])
+    assert shown.exit_code == 0, shown.output
+    urls = {cite["url"] for cite in json.loads(shown.stdout)["cites"]}
+    assert {"https://arxiv.org/abs/1801.01290", "https://arxiv.org/abs/cs/0501001",
+            "https://openreview.net/forum?id=_VjQlMeSB_J",  # its id's case kept
+            "https://github.com/cbfinn/maml", "https://doi.org/10.1038/nature16961",
+            "https://proceedings.mlr.press/v37/ioffe15.html"} <= urls
+    assert "https://arxiv.org/abs/1707.06347" in urls  # an arXiv DOI is its arXiv paper
+    papers = corpus_index.search("cites:arxiv").facets["paper"]
+    assert papers.get("1801.01290", 0) >= 1 and "arxiv" not in papers

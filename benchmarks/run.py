@@ -20,6 +20,10 @@ from pathlib import Path
 from benchmarks import speed
 
 HERE = Path(__file__).resolve().parent
+# The last line of RESULTS.md and SCALE.md: a run rewrites each, so what was measured by
+# hand is kept apart.
+HAND_MEASUREMENTS = ("Measurements made by hand (before/after comparisons, figures taken "
+                     "again) are in HISTORY.md, which no benchmark run rewrites.\n")
 
 
 def machine() -> dict:
@@ -79,6 +83,7 @@ def main() -> None:
         "",
         speed_figures["markdown"],
         relevance_figures["markdown"],
+        HAND_MEASUREMENTS,
     ])
     (folder / "RESULTS.md").write_text(report)
     print("\n" + report)

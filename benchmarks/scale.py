@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchmarks import speed
 from benchmarks.generate import generate, queries
-from benchmarks.run import machine
+from benchmarks.run import HAND_MEASUREMENTS, machine
 from searchidx.store import STORE_NAME
 
 HERE = Path(__file__).resolve().parent
@@ -276,8 +276,8 @@ def markdown(figures: dict) -> str:
         f"{run['size']:,} posts " + ", ".join(
             f"{part} {seconds:.0f}" for part, seconds in run["timings_s"].items())
         for run in runs if not run.get("carried_over"))
-        + f"; total {figures['seconds']:.0f}."]
-    return "\n".join(lines) + "\n"
+        + f"; total {figures['seconds']:.0f}.", "", HAND_MEASUREMENTS]
+    return "\n".join(lines)
 
 
 # --- command line ---------------------------------------------------------------------------

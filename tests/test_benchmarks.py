@@ -13,6 +13,8 @@ from whoosh import index as whoosh_index
 
 from benchmarks import baselines, scale, speed
 from benchmarks.generate import SOURCE_COUNT, first_posts, generate, queries, vocabulary
+from benchmarks.run import HAND_MEASUREMENTS
+from benchmarks.run import HERE as BENCHMARKS
 from searchidx import indexer
 from searchidx.posts import parse_date, read_post
 from searchidx.search import Index
@@ -227,6 +229,7 @@ def test_scale_report_has_every_size_mode_and_figure(scale_run):
     assert "`python -m benchmarks.scale --sizes 100,200 --out " in text
     assert re.search(r"2 CPUs|\d+ CPUs", text) and "load average at start" in text
     assert "built once" in text
+    assert text.endswith(HAND_MEASUREMENTS) and (BENCHMARKS / "HISTORY.md").exists()
     assert re.search(r"^Time taken \(s\): 100 posts generate \d+, build searchidx \d+, "
                      r"build FTS5 \d+, re-sync \d+, queries \d+, CLI \d+; 200 posts ", text, re.M)
     for run in figures["runs"]:

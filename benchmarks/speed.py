@@ -153,7 +153,12 @@ def index_in_child(kind: str, roots: list[Path], target: Path, limit: int | None
                           cwd=Path(__file__).resolve().parent.parent)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} indexing failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    last_line = (done.stdout.strip().splitlines() or [""])[-1]
+    try:
+        return json.loads(last_line)
+    except json.JSONDecodeError:  # once at 10,000 naive Whoosh posts, cause unknown: show it
+        raise RuntimeError(f"{kind} indexing printed no figures; its last line: "
+                           f"{last_line[-500:]!r}\nstderr:\n{done.stderr[-2000:]}") from None
 
 
 # --- measuring ------------------------------------------------------------------------------

@@ -231,11 +231,10 @@ class Index:
         # matches allowed, "alphafoldd structure" still has hits, all of them weak.
         suggestion = suggest(text, searcher.schema, snapshot.vocabulary) if text.strip() else None
         first = None
-        if facets:  # beside the timeline: the earliest post it counts
-            oldest = snapshot.best([shown & snapshot.dated], -snapshot.oldest_rank, 1)
-            if oldest:
-                first = Hit.of(from_stored(searcher.stored_fields(oldest[0])), None,
-                               duplicates=copies.get(oldest[0], 0))
+        oldest = snapshot.oldest(shown) if facets else None  # the timeline's first post
+        if oldest is not None:
+            first = Hit.of(from_stored(searcher.stored_fields(oldest)), None,
+                           duplicates=copies.get(oldest, 0))
         return Results(
             query=typed, total=int(shown.sum()), page=page, per_page=per_page, hits=hits,
             facets=facet_counts, suggestion=suggestion, notice=notice,

@@ -142,6 +142,12 @@ class Snapshot:
         first, numbers = self.month_numbers
         return scoring.month_counts(first, numbers, shown & self.dated)
 
+    def oldest(self, posts: np.ndarray) -> int | None:
+        """The earliest dated post of the posts (a mask), or None: a gather over those
+        posts, not a top-N over all (half the time at 200,000 posts)."""
+        dated = np.flatnonzero(posts & self.dated)
+        return int(dated[np.argmin(self.oldest_rank[dated])]) if len(dated) else None
+
     @cached_property
     def newest_rank(self) -> np.ndarray:
         """Each post's place in newest-first order; undated posts come last."""

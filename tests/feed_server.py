@@ -103,3 +103,17 @@ class FeedServer:
             handler.end_headers()
 
         return self.route(path, answer)
+
+
+def rss(title: str, items: list[dict]) -> str:
+    """An RSS 2.0 feed of `items` (guid, title, date, link, html)."""
+    parts = []
+    for item in items:
+        parts.append(
+            f"<item><title>{item['title']}</title><guid>{item['guid']}</guid>"
+            + (f"<link>{item['link']}</link>" if item.get("link") else "")
+            + (f"<pubDate>{item['date']}</pubDate>" if item.get("date") else "")
+            + f"<description><![CDATA[{item['html']}]]></description></item>")
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
+            f"<link>https://example.org/</link><description>d</description>"
+            f"{''.join(parts)}</channel></rss>")

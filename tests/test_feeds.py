@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from searchidx import Index, SearchIdxError, __version__, feeds, indexer
 from searchidx.cli import cli
 from searchidx.posts import read_post
-from tests.feed_server import FeedServer
+from tests.feed_server import FeedServer, rss
 
 SHARED_FEEDS = Path(__file__).resolve().parents[2] / "shared" / "feeds"
 FAST = feeds.Limits(timeout=1.0, max_bytes=1024 * 1024, max_redirects=3)
@@ -132,20 +132,6 @@ JSON_FEED = json.dumps({
          "content_text": "Plain text with <angle> brackets & ampersands.\n\nSecond paragraph."},
     ],
 })
-
-
-def rss(title: str, items: list[dict]) -> str:
-    """An RSS 2.0 feed of `items` (guid, title, date, link, html)."""
-    parts = []
-    for item in items:
-        parts.append(
-            f"<item><title>{item['title']}</title><guid>{item['guid']}</guid>"
-            + (f"<link>{item['link']}</link>" if item.get("link") else "")
-            + (f"<pubDate>{item['date']}</pubDate>" if item.get("date") else "")
-            + f"<description><![CDATA[{item['html']}]]></description></item>")
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
-            f"<link>https://example.org/</link><description>d</description>"
-            f"{''.join(parts)}</channel></rss>")
 
 
 def numbered(count: int, words: str = "Glacier report", extra: str = "") -> list[dict]:

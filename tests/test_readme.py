@@ -12,7 +12,7 @@ import click
 import pytest
 
 from searchidx.cli import cli
-from tests.feed_server import FeedServer
+from tests.feed_server import FeedServer, rss
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -97,14 +97,10 @@ def test_the_readme_feeds_block_runs_against_a_loopback_feed(tmp_path: Path):
     temporary home."""
     (block,) = [block for block in _blocks("console") if FEEDS_BLOCK in block]
     new = int(re.search(r"^Example Blog: (\d+) new", block, flags=re.MULTILINE)[1])
-    items = "".join(
-        f"<item><title>Field note {n}</title><guid>note-{n}</guid>"
-        f"<link>https://example.org/notes/{n}</link>"
-        f"<pubDate>Tue, 02 May 2023 10:00:00 +0000</pubDate>"
-        f"<description>Note {n} of the season.</description></item>" for n in range(new))
-    feed = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Notes</title>'
-            f"<link>https://example.org/</link><description>d</description>{items}"
-            f"</channel></rss>")
+    feed = rss("Notes", [{"guid": f"note-{n}", "title": f"Field note {n}",
+                          "link": f"https://example.org/notes/{n}",
+                          "date": "Tue, 02 May 2023 10:00:00 +0000",
+                          "html": f"<p>Note {n} of the season.</p>"} for n in range(new)])
     server = FeedServer()
     try:
         url = server.serve("/feed.xml", feed)

@@ -74,6 +74,7 @@ from pathlib import Path
 import numpy as np
 import whoosh
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher, W3PostingsWriter
+from whoosh.fields import DATETIME
 from whoosh.matching import FilterMatcher
 from whoosh.writing import PostingPool, SegmentWriter
 
@@ -123,7 +124,8 @@ _DOC_FREQUENCY = struct.Struct("!I")  # at byte 5 of a term's W3TermInfo (flags,
 def numeric_column(leaf, fieldname: str) -> np.ndarray:
     """A NUMERIC field's column of one segment as int64, one value a document, in one
     read: Whoosh's reader unpacks a value a document (~2.5 µs; 0.5 s a column at 200,000
-    posts, paid by every cold `searchidx search`)."""
+    posts, paid by every cold `searchidx search`). A DATETIME's values are microseconds
+    since year 1, as `column_reader(translate=False)` gives them."""
     count = leaf.doc_count_all()
     if count == 0 or not leaf.has_column(fieldname):
         return np.zeros(count, dtype=np.int64)
@@ -131,11 +133,13 @@ def numeric_column(leaf, fieldname: str) -> np.ndarray:
     if field.numtype is not int:
         raise TypeError(f"{fieldname} is not an integer field")
     column = leaf.column_reader(fieldname, translate=False)
-    # The column holds Whoosh's sortable form: a signed number shifted by 2 ** (bits - 1).
     raw = np.full(count, column._default, dtype=np.uint64)
     data = column._dbfile.get(column._basepos, column._count * column._fixedlen)
     raw[: column._count] = np.frombuffer(data, np.dtype(">" + column._typecode))
-    shift = np.uint64(1 << (field.bits - 1) if field.signed else 0)
+    # A NUMERIC column holds Whoosh's sortable form: a signed number shifted by
+    # 2 ** (bits - 1). DATETIME's `to_column_value` stores its microseconds unshifted.
+    unshifted = isinstance(field, DATETIME) or not field.signed
+    shift = np.uint64(0 if unshifted else 1 << (field.bits - 1))
     return (raw - shift).view(np.int64)
 
 

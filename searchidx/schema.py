@@ -493,8 +493,13 @@ def from_stored(fields: dict) -> dict:
         "tags": _listed(fields.get("tags")), "authors": _listed(fields.get("authors")),
         "thumbnail": fields.get("thumbnail", ""), "hidden": fields.get("hidden", False),
         "content_hash": fields["content_hash"],
-        "cites": tuple(Citation(*c.split(":", 1)) for c in _listed(fields.get("citations"))),
+        "cites": cited_in(fields),
     }
+
+
+def cited_in(fields: dict) -> tuple[Citation, ...]:
+    """The papers and code a post cites, as written, from its stored fields."""
+    return tuple(Citation(*c.split(":", 1)) for c in _listed(fields.get("citations")))
 
 
 def _listed(value: str | None) -> tuple[str, ...]:

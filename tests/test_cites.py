@@ -137,3 +137,11 @@ def test_the_corpus_reading_list_shows_its_papers_and_code(corpus_index, corpus_
     assert "https://arxiv.org/abs/1707.06347" in urls  # an arXiv DOI is its arXiv paper
     papers = corpus_index.search("cites:arxiv").facets["paper"]
     assert papers.get("1801.01290", 0) >= 1 and "arxiv" not in papers
+
+
+def test_the_papers_facet_shows_an_id_as_written(corpus_index, corpus_ids) -> None:
+    # The field holds ids lower-cased; an OpenReview id is case-sensitive.
+    papers = corpus_index.search("cites:openreview").facets["paper"]
+    assert "_VjQlMeSB_J" in papers and "_vjqlmesb_j" not in papers
+    found = corpus_index.search("cites:_VjQlMeSB_J").hits
+    assert corpus_ids[READING_LIST] in [hit.id for hit in found]

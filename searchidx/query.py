@@ -4,8 +4,9 @@ Whoosh's parser reads the syntax (AND, OR, NOT, `-word`, parentheses, `field:`,
 quotes, `*`, `?`, `~`), and this module builds what each piece means:
 - a word matches its stem in title, summary or body; a compound (`GPT-4`, `Llama-3.1`)
   matches the posts that write it joined, hyphenated or spaced (the phrase of its parts),
-  and a name typed joined (`deepseekr1`) the spaced spellings of the compounds the
-  archive writes with its letters (`Vocabulary.spellings`: DeepSeek-R1, so DeepSeek R1);
+  and a name typed joined (`deepseekr1`) the spellings of the compounds the archive
+  writes with its letters, whole and spaced (`Vocabulary.spellings`: DeepSeek-R1, so
+  DeepSeek R1), as does that name spaced in quotes (`"DeepSeek R1"`);
 - a phrase matches its words at their positions; a stop word inside keeps its place
   but matches any word (stop words are not indexed), as in Lucene: indexing them would
   grow the index by ~40% for the few phrases that hinge on which stop word it is;
@@ -359,10 +360,17 @@ class _Parser(qparser.QueryParser):
     def phrase_query(self, fieldname, text, boost, extra_words=0):
         if fieldname in NAME_FIELDS:  # author:"sergey levine"
             return wq.Term(NAME_FIELDS[fieldname], text, boost=boost)
-        if fieldname in TEXT_FIELDS:
-            return phrase_query(fieldname, self.analyzer.phrase_terms(text), boost,
-                                extra_words)
-        return super().term_query(fieldname, text, wq.Term, boost)
+        if fieldname not in TEXT_FIELDS:
+            return super().term_query(fieldname, text, wq.Term, boost)
+        phrase = phrase_query(fieldname, self.analyzer.phrase_terms(text), boost, extra_words)
+        # A name spaced in quotes ("DeepSeek R1") finds what it typed joined finds: the
+        # archive writes DeepSeekR1 too.
+        words = _WORD.findall(text)
+        letters = self.analyzer.letters("".join(words)) if len(words) > 1 else None
+        if phrase is None or extra_words or letters is None:
+            return phrase
+        joined = word_query(self.analyzer, fieldname, letters, boost, self._spellings(letters))
+        return wq.Or([phrase, joined]) if joined is not None else phrase
 
 
 class _Meanings(wq.Or):
@@ -405,7 +413,11 @@ def word_query(analyzer: ResearchAnalyzer, fieldname: str, raw: str, boost: floa
         if word.query[0][0] != word.joined:
             alternatives.append(UnscoredTerm(fieldname, word.query[0][0], boost=boost))
         written_apart = [word.parts]
-    written_apart += [analyzer.word(spelling).parts for spelling in spellings]
+    spelled = [analyzer.word(spelling) for spelling in spellings]
+    written_apart += [spelling.parts for spelling in spelled]
+    # ... and whole: inside CJK text ("のDeepSeek-R1は") a compound is not split.
+    alternatives += [UnscoredTerm(fieldname, spelling.query[0][0], boost=boost)
+                     for spelling in spelled if spelling.query]
     # Only the joined term is scored: scoring the parts would rank posts that use them
     # anywhere ("research", "level") next to those with "research-level".
     for parts in dict.fromkeys(written_apart):

@@ -15,10 +15,13 @@ posts it must find. The semantics are those of issue 12 and the README's query s
   condition; a compound (`DeepSeek-R1`) matches itself, its joined stem (`deepseekr1`) or
   the phrase of its parts, so `DeepSeek-R1`, `deepseek-r1` and `"DeepSeek R1"` find the same posts;
   a word with a letter first and a digit in it (`deepseekr1`, `llama3.1`) also matches the
-  phrases of the parts of the compounds the archive writes with its letters and digits;
+  phrases of the parts of the compounds the archive writes with its letters and digits,
+  and those compounds whole;
 - a phrase matches when its terms sit at successive positions of one field, stop words
   being gaps that any word (or none indexed) may fill; stop words alone add no condition;
-  `"…"~N` lets each term stand further from the one before, by N positions in all;
+  `"…"~N` lets each term stand further from the one before, by N positions in all; a
+  phrase of two or more words without `~N` whose words run together are such a name
+  (`"DeepSeek R1"`: deepseekr1) also matches what the name typed joined matches;
 - `pre*`, `a?c`, `a*c`, `word~`, `word~2` are matched against the written (unstemmed)
   words of the archive and mean the OR of those words, searched as typed: the 50 written
   in most posts, if more match (README; issue 12 said 200). `~2` allows 2 edits from 6
@@ -315,6 +318,16 @@ def phrase_pieces(text: str) -> Pieces:
     return _rebased(pieces)
 
 
+def name_letters(text: str) -> str | None:
+    """The letters and digits of a word with a letter first and a digit in it (at most
+    32 of them), folded: `DeepSeek-R1` -> deepseekr1; None for any other word."""
+    letters = _COMPOUND_SPLIT.sub("", fold(text))
+    if (not letters[:1].isalpha() or not letters.isalnum() or _CJK.search(letters)
+            or not any(c.isdigit() for c in letters) or len(letters) > 32):
+        return None
+    return letters
+
+
 def word_alternatives(word: str) -> list[Pieces] | None:
     """What one query word matches: any of these phrases (a one-term phrase is a term).
     None for a stop word, which adds no condition."""
@@ -572,7 +585,12 @@ class Reference:
             return found.union(*meanings) if meanings else found
         if isinstance(node, Phrase):
             pieces = phrase_pieces(" ".join(node.words))
-            return self._matching([pieces], fields, node.extra_words) if pieces else None
+            found = self._matching([pieces], fields, node.extra_words) if pieces else None
+            # A name spaced in quotes ("DeepSeek R1") also matches as typed joined.
+            letters = name_letters("".join(node.words)) if len(node.words) > 1 else None
+            if found is None or node.extra_words or letters is None:
+                return found
+            return found | (self.word(letters, fields) or frozenset())
         if isinstance(node, Pattern):
             found = [self.word(word, fields) for word in self.expand(node.text)]
             return frozenset().union(*(f for f in found if f is not None))
@@ -645,14 +663,17 @@ class Reference:
         and digits of a word that has a letter first and a digit in it, 32 of them at
         most (the 50 written in most posts): `deepseekr1` also finds "DeepSeek R1" when
         the archive writes DeepSeek-R1."""
-        letters = _COMPOUND_SPLIT.sub("", fold(text))
-        if (not letters[:1].isalpha() or not letters.isalnum() or _CJK.search(letters)
-                or not any(c.isdigit() for c in letters) or len(letters) > 32):
+        letters = name_letters(text)
+        if letters is None:
             return []
         spellings = sorted(self.compounds.get(letters, ()),
                            key=lambda w: (-self.posts_with_word[w], w))[:MAX_EXPANSIONS]
-        return [pieces for word in spellings
-                if (pieces := phrase_pieces(" ".join(compound_parts(word))))]
+        apart = [pieces for word in spellings
+                 if (pieces := phrase_pieces(" ".join(compound_parts(word))))]
+        # ... and whole: a compound written inside CJK text is indexed whole only
+        whole = [((0, terms[0]),) for word in spellings
+                 if (terms := [t for _, t in word_tokens(STEMMED, word, "query") if t])]
+        return apart + whole
 
     @cached_property
     def compounds(self) -> dict[str, list[str]]:

@@ -31,6 +31,7 @@ def phrase_index(tmp_path_factory) -> Index:
         "deepseek-hyphen.md": "We tried DeepSeek-R1 on maths.",
         "deepseek-spaced.md": "We tried DeepSeek R1 on physics.",
         "deepseek-joined.md": "We tried DeepSeekR1 on chemistry.",
+        "deepseek-cjk.md": "推論にはDeepSeek-R1を使った。",  # no word break: indexed whole
         "llama-hyphen.md": "Fine-tuning Llama-3.1 on code.",
         "llama-spaced.md": "Fine-tuning Llama 3.1 on text.",
         "gpt-spaced.md": "GPT 4 was evaluated on exams.",
@@ -109,12 +110,13 @@ def test_expansions_are_capped_at_the_most_frequent_words(tmp_path) -> None:
 
 # --- 4. compounds and spaced spellings find each other ---
 def test_compounds_find_hyphenated_joined_and_spaced_spellings(phrase_index) -> None:
-    every = {"deepseek-hyphen.md", "deepseek-spaced.md", "deepseek-joined.md"}
+    every = {"deepseek-hyphen.md", "deepseek-spaced.md", "deepseek-joined.md",
+             "deepseek-cjk.md"}
     assert _found(phrase_index, "DeepSeek-R1") == every
-    # Typed joined, also the spaced spelling: the archive writes DeepSeek-R1 somewhere,
-    # which says where the parts of "deepseekr1" are.
+    # Typed joined, also the spaced and the whole spelling: the archive writes
+    # DeepSeek-R1 somewhere, which says where the parts of "deepseekr1" are.
     assert _found(phrase_index, "deepseekr1") == _found(phrase_index, "DeepSeekR1") == every
-    assert _found(phrase_index, '"DeepSeek R1"') == {"deepseek-hyphen.md", "deepseek-spaced.md"}
+    assert _found(phrase_index, '"DeepSeek R1"') == every  # as typed joined
     llama = {"llama-hyphen.md", "llama-spaced.md"}
     assert _found(phrase_index, "Llama-3.1") == llama
     assert _found(phrase_index, '"Llama 3.1"') == llama

@@ -15,13 +15,17 @@ What it relies on, and where Whoosh has it:
 - `SegmentWriter._tempstorage`, `newsegment`, `_added`, `pool`, `perdocwriter`,
   `fieldwriter`, `per_document_reader`: our own posting pool, and `_flush_segment`
   overridden to write it (`_BlockSegmentWriter`); `_finalize_segment`: a worker's
-  segment finished without a commit.
+  segment finished without a commit. `add_document` is overridden too, with the steps
+  of Whoosh's (`_check_state`, `_check_fields`, `_doc_boost`, `_field_boost`, `docnum`,
+  the per-document writer's `start_doc`, `add_field`, `add_column_value`, `finish_doc`
+  and `cancel_doc`), to hand the pool a field's postings at once.
 - `W3FieldWriter._codec` and `_postwriter`; `W3PostingsWriter`'s block buffers `_ids`,
   `_weights`, `_values`, `_maxweight`, `_minlength`, `_maxlength`, its `_blocklimit` and
   `_write_block`: every new segment's postings written a block at a time
   (`TermPool.write_postings`), the bytes of Whoosh's own posting-at-a-time loop.
 - `PostingPool` (`_new_run`, `_open_run`, `_remove_run`, `runs`, `fieldnames`,
-  `currentsize`, `limit`): the pool `TermPool` replaces, same stream of postings.
+  `currentsize`, `limit`): the pool `TermPool` replaces, same stream of postings; a
+  merge still adds its postings one `add` at a time.
 - A block posting matcher's `_read_ids`, `_read_weights`, `_ids`, `_weights`,
   `_next_block`: postings a block at a time (`posting_blocks`).
 - A segment reader's `_perdoc` and a column reader's `_dbfile`, `_basepos`, `_count`, and
@@ -74,7 +78,7 @@ from pathlib import Path
 import numpy as np
 import whoosh
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher, W3PostingsWriter
-from whoosh.fields import DATETIME
+from whoosh.fields import DATETIME, FieldType
 from whoosh.matching import FilterMatcher
 from whoosh.writing import PostingPool, SegmentWriter
 
@@ -199,10 +203,60 @@ def pooled_writer(ix, limitmb: int, array_fields: frozenset[str]) -> SegmentWrit
 
 
 class _BlockSegmentWriter(SegmentWriter):
-    """Whoosh's segment writer, whose new segment's postings are written a block at a
+    """Whoosh's segment writer, whose documents' postings reach the pool a field at a
+    time (`add_document`), and whose new segment's postings are written a block at a
     time (`TermPool.write_postings`) with the field lengths read into memory first,
     whether a commit or `finish_segment` finishes it. Whoosh's own flush spent ~40% of
     a build in its posting-at-a-time loop."""
+
+    def add_document(self, **fields) -> None:
+        """Whoosh's `add_document`, but each field's terms go to the pool in one call
+        (`TermPool.add_field`), a text field's as strings: Whoosh made a generator step,
+        a UTF-8 encoding, a tuple and a pool call of each posting (a third of
+        `add_document`). Fields with term vectors or a separate spelling field, which
+        our schema has none of, take Whoosh's way."""
+        schema = self.schema
+        fieldnames = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, fieldnames)
+        if any(schema[name].vector or schema[name].separate_spelling()
+               for name in fieldnames):
+            super().add_document(**fields)
+            return
+        self._check_state()
+        perdocwriter, docnum = self.perdocwriter, self.docnum
+        docboost = self._doc_boost(fields)
+        perdocwriter.start_doc(docnum)
+        try:
+            for fieldname in fieldnames:
+                value = fields[fieldname]
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length = 0
+                if field.indexed:
+                    boost = self._field_boost(fields, fieldname, docboost)
+                    as_text = type(field).index is FieldType.index
+                    if not as_text:  # e.g. NUMERIC: its own terms, as bytes
+                        terms = field.index(value)
+                    elif isinstance(value, str | list | tuple):  # words, as strings
+                        terms = field.format.word_values(value, field.analyzer, mode="index")
+                    else:
+                        raise ValueError(f"{value!r} is not unicode or sequence")
+                    length = self.pool.add_field(fieldname, docnum, terms, boost, as_text)
+                    if not field.scorable:
+                        length = 0
+                stored = fields.get(f"_stored_{fieldname}", value)
+                perdocwriter.add_field(fieldname, field, stored if field.stored else None,
+                                       length)
+                if field.column_type and stored is not None:
+                    perdocwriter.add_column_value(fieldname, field.column_type,
+                                                  field.to_column_value(stored))
+        except Exception:
+            perdocwriter.cancel_doc()
+            raise
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
@@ -235,76 +289,145 @@ def commit_segments(writer: SegmentWriter, segments: list) -> None:
 
 
 class TermPool(PostingPool):
-    """Whoosh's posting pool, grouped by term as the postings arrive.
+    """Whoosh's posting pool, as columns.
 
     Whoosh's own pool keeps a (field, term, docnum, weight, value) tuple per posting
     (~230 bytes) and sorts them all at the end; past its memory limit it writes sorted
     runs to disk and merges them back one posting at a time, which made a 50k build
-    slower per post than a 10k one. Here a posting is its docnum, weight and value
-    bytes appended to its term's arrays (~60 bytes with the term's share), and only the
-    distinct terms are sorted. Past the memory limit the terms go to disk as sorted
+    slower per post than a 10k one. Here a document's postings of a field are appended
+    at once to flat arrays (term number, docnum, weight, value size; the value bytes
+    run together): ~20 bytes a posting and no Python object. Only the distinct terms are
+    sorted; numpy then groups the postings by term with a stable sort, and documents
+    arrive in docnum order, so each term's postings stay in it: the output is the same
+    sorted stream as Whoosh's. Past the memory limit the terms go to disk as sorted
     runs of whole terms, merged back one term (not one posting) at a time.
-    Documents arrive in docnum order, so each term's postings already are: the output
-    is the same sorted stream as Whoosh's.
     """
 
-    _POSTING_BYTES = 24  # docnum, weight and value size in arrays, with their slack
-    _TERM_BYTES = 800  # the key, its term bytes and the four arrays
+    _POSTING_BYTES = 40  # its 20 bytes in the columns, and 20 more while they are grouped
+    _TERM_BYTES = 200  # its key, term bytes and number
+    _GROUP = 1 << 20  # postings grouped by term at a time: bounds the memory for it
 
     def __init__(self, tempstore, segment, limitmb: int, arrays_path: Path,
                  array_fields: frozenset[str]) -> None:
         super().__init__(tempstore, segment, limitmb=limitmb)
         self.arrays_path = arrays_path  # where the segment's `ArrayPostings` go,
         self.array_fields = array_fields  # and of which fields
-        # (field, term bytes) -> docnums, weights, value bytes run together, value sizes
-        self._terms: dict[tuple[str, bytes], tuple[array, array, bytearray, array]] = {}
         self._last_docnum = -1
         self._in_order = True  # always, from add_document; else sort it all at the end
+        self._empty()
+
+    def _empty(self) -> None:
+        self._numbers: dict[str, dict[bytes, int]] = {}  # field -> term -> term number
+        self._keys: list[tuple[str, bytes]] = []  # term number -> (field, term)
+        # A posting a place: its term number, docnum, weight and value size
+        self._term_numbers, self._docnums = array("i"), array("i")
+        self._weights, self._sizes = array("d"), array("I")
+        self._values = bytearray()  # the postings' values, run together
+        self.currentsize = 0
 
     def add(self, item) -> None:
+        """One posting (Whoosh's calls: a merge adds the merged segments' this way)."""
         fieldname, btext, docnum, weight, value = item
-        postings = self._terms.get((fieldname, btext))
-        if postings is None:
-            postings = self._terms[fieldname, btext] = (
-                array("i"), array("d"), bytearray(), array("I"))
-            self.fieldnames.add(fieldname)
-            self.currentsize += self._TERM_BYTES
-        elif docnum <= postings[0][-1]:  # a term twice in a document (never from add_document)
-            self._in_order = False
+        # add_postings writes a missing value as empty bytes
+        self.add_field(fieldname, docnum, [(btext, 0, weight, value or b"")], 1.0, False)
+
+    def add_field(self, fieldname: str, docnum: int, terms, boost: float,
+                  as_text: bool) -> int:
+        """A document's postings of one field: (term, frequency, weight, value bytes)
+        each, as a field's format gives them, each term once; terms are strings if
+        `as_text`, else bytes. Returns the frequencies' sum (the field's length in the
+        document)."""
+        terms = list(terms)
+        if not terms:
+            return 0
         if docnum < self._last_docnum:  # documents out of order
             self._in_order = False
         self._last_docnum = docnum
-        value = value or b""  # add_postings writes a missing value as empty bytes
-        postings[0].append(docnum)
-        postings[1].append(weight)
-        postings[2].extend(value)
-        postings[3].append(len(value))
-        self.currentsize += self._POSTING_BYTES + len(value)
+        words, frequencies, weights, values = zip(*terms, strict=True)
+        if as_text:
+            words = [word.encode("utf-8") for word in words]
+        numbers = self._numbers.get(fieldname)
+        if numbers is None:
+            numbers = self._numbers[fieldname] = {}
+            self.fieldnames.add(fieldname)
+        found = list(map(numbers.get, words))
+        if None in found:  # terms new to the pool
+            for i, number in enumerate(found):
+                if number is None:
+                    number = numbers.get(words[i])
+                    if number is None:
+                        number = numbers[words[i]] = len(self._keys)
+                        self._keys.append((fieldname, words[i]))
+                        self.currentsize += self._TERM_BYTES
+                    found[i] = number
+        self._term_numbers.extend(found)
+        self._docnums.extend([docnum] * len(found))
+        self._weights.extend(weights if boost == 1 else [w * boost for w in weights])
+        joined = b"".join(values)
+        self._values += joined
+        self._sizes.extend(map(len, values))
+        self.currentsize += len(found) * self._POSTING_BYTES + len(joined)
         if self.currentsize > self.limit:
             self.save()
+        return sum(frequencies)
+
+    def _groups(self):
+        """The postings held, grouped by term, terms in order, ~`_GROUP` postings a
+        group: (keys, where each term's postings end, docnums, weights, value bytes,
+        value sizes, where each term's value bytes end)."""
+        count = len(self._keys)
+        if not count:
+            return
+        order = sorted(range(count), key=self._keys.__getitem__)
+        rank = np.empty(count, dtype=np.int32)
+        rank[order] = np.arange(count, dtype=np.int32)
+        term_ranks = rank[np.frombuffer(self._term_numbers, dtype=np.int32)]
+        by_term = np.argsort(term_ranks, kind="stable")  # each term's in arrival order
+        ends = np.cumsum(np.bincount(term_ranks, minlength=count))
+        del term_ranks
+        docnums = np.frombuffer(self._docnums, dtype=np.int32)
+        weights = np.frombuffer(self._weights, dtype=np.float64)
+        sizes = np.frombuffer(self._sizes, dtype=np.uint32)
+        starts = np.cumsum(sizes, dtype=np.int64) - sizes
+        values = np.frombuffer(self._values, dtype=np.uint8)
+        first = 0
+        while first < count:
+            begin = int(ends[first - 1]) if first else 0
+            last = max(first + 1, int(np.searchsorted(ends, begin + self._GROUP, "right")))
+            postings = by_term[begin : ends[last - 1]]
+            group_sizes = sizes[postings]
+            value_ends = np.cumsum(group_sizes, dtype=np.int64)
+            # each posting's value bytes, from where they arrived to their place here
+            moved = np.repeat(starts[postings] - (value_ends - group_sizes), group_sizes)
+            bounds = np.concatenate(([0], ends[first:last] - begin))
+            yield ([self._keys[number] for number in order[first:last]], bounds.tolist(),
+                   docnums[postings], weights[postings],
+                   values[moved + np.arange(len(moved))].tobytes(), group_sizes,
+                   np.concatenate(([0], value_ends))[bounds].tolist())
+            first = last
 
     def _records(self):
-        """The terms held in memory, in order, each with its postings."""
-        terms = self._terms
-        return ((key, *terms[key]) for key in sorted(terms))
+        """The terms held, in order: (key, docnums, weights, value bytes, value sizes)."""
+        for group in self._groups():
+            yield from _group_records(group)
 
     def save(self) -> None:
         """Over the memory limit: write the terms held to disk as one sorted run."""
         path, f = self._new_run()
         with f:
-            for record in self._records():
-                pickle.dump(record, f, pickle.HIGHEST_PROTOCOL)
+            for group in self._groups():
+                pickle.dump(group, f, pickle.HIGHEST_PROTOCOL)
         self.runs.append(path)
-        self._terms = {}
-        self.currentsize = 0
+        self._empty()
 
     def _read_run(self, path):
         with self._open_run(path) as f:
             while True:
                 try:
-                    yield pickle.load(f)
+                    group = pickle.load(f)
                 except EOFError:
                     break
+                yield from _group_records(group)
         self._remove_run(path)
 
     def _all_records(self):
@@ -338,6 +461,8 @@ class TermPool(PostingPool):
         current_field = None
         for (fieldname, btext), docnums, weights, values, sizes in arrays.written_after(
                 _whole_terms(self._all_records())):
+            # As lists: most terms have a posting or two, too few for numpy to pay
+            docnums, weights, sizes = docnums.tolist(), weights.tolist(), sizes.tolist()
             if fieldname != current_field:
                 if current_field is not None:
                     fieldwriter.finish_field()
@@ -349,7 +474,7 @@ class TermPool(PostingPool):
             fieldwriter.start_term(btext)
             postings = fieldwriter._postwriter
             limit = postings._blocklimit
-            values, ends = bytes(values), list(accumulate(sizes, initial=0))
+            ends = list(accumulate(sizes, initial=0))
             for first in range(0, len(docnums), limit):
                 if first:  # add_posting writes a full block when the next posting comes
                     postings._write_block()
@@ -370,24 +495,35 @@ class TermPool(PostingPool):
     @staticmethod
     def _postings(records, arrays: _ArrayPostingsWriter | None):
         for (fieldname, btext), docnums, weights, values, sizes in records:
+            docnums, weights = docnums.tolist(), weights.tolist()
             if arrays is not None and fieldname in arrays.fields:
                 arrays.add_term(fieldname, btext, docnums, weights)
-            values = bytes(values)
             end = 0
-            for docnum, weight, size in zip(docnums, weights, sizes, strict=True):
+            for docnum, weight, size in zip(docnums, weights, sizes.tolist(), strict=True):
                 start, end = end, end + size
                 yield fieldname, btext, docnum, weight, values[start:end]
+
+
+def _group_records(group):
+    """The records of a group of `TermPool._groups`, a term each."""
+    keys, bounds, docnums, weights, values, sizes, value_bounds = group
+    for i, key in enumerate(keys):
+        begin, end = bounds[i], bounds[i + 1]
+        yield (key, docnums[begin:end], weights[begin:end],
+               values[value_bounds[i] : value_bounds[i + 1]], sizes[begin:end])
 
 
 def _whole_terms(records):
     """Records of one term in a row (runs of a spilled pool) joined into one."""
     for key, group in groupby(records, key=itemgetter(0)):
         first, *rest = group
-        _, docnums, weights, values, sizes = first
-        for _, more_docnums, more_weights, more_values, more_sizes in rest:
-            docnums, weights = docnums + more_docnums, weights + more_weights
-            values, sizes = values + more_values, sizes + more_sizes
-        yield key, docnums, weights, values, sizes
+        if not rest:
+            yield first
+            continue
+        parts = [first, *rest]
+        yield (key, *(np.concatenate([part[i] for part in parts]) for i in (1, 2)),
+               b"".join(part[3] for part in parts),
+               np.concatenate([part[4] for part in parts]))
 
 
 class _PreloadedLengths:
@@ -463,7 +599,8 @@ class _ArrayPostingsWriter:
         self.small_weights = True  # all whole numbers that fit in two bytes
         self._last: tuple[str, bytes] | None = None
 
-    def add_term(self, fieldname: str, btext: bytes, docnums: array, weights: array) -> None:
+    def add_term(self, fieldname: str, btext: bytes, docnums: list[int],
+                 weights: list[float]) -> None:
         """A term's postings, in order; the same term again (from the next run of a
         spilled pool) continues it."""
         self._start(fieldname, btext)
@@ -635,11 +772,17 @@ class PackedCodec(W3Codec):
         return _PackedMatcher(dbfile, offset, length, format_, term=term, scorer=scorer)
 
 
-def packed(numbers) -> bytes:
+def packed(numbers: list[int]) -> bytes:
     """Unsigned integers as an array of the narrowest type (`_typed`): posting blocks, and
     the positions of `schema.ResearchPositions`."""
     largest = max(numbers, default=0)
-    return _typed("B" if largest <= 0xFF else "H" if largest <= 0xFFFF else "I", numbers)
+    typecode = "B" if largest <= 0xFF else "H" if largest <= 0xFFFF else "I"
+    if len(numbers) == 1:  # most often, a word once in a text: `_typed`'s bytes, sooner
+        return typecode.encode() + largest.to_bytes(_ITEM_SIZES[typecode], "little")
+    return _typed(typecode, numbers)
+
+
+_ITEM_SIZES = {typecode: array(typecode).itemsize for typecode in "BHI"}
 
 
 def _typed(typecode: str, numbers) -> bytes:

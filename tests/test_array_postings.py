@@ -13,6 +13,7 @@ import pytest
 from whoosh.fields import NUMERIC
 from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.filestore import FileStorage
+from whoosh.writing import SegmentWriter
 
 from benchmarks.generate import generate, queries
 from searchidx import Index, SearchIdxError, engine, indexer
@@ -178,3 +179,30 @@ def test_a_segment_written_a_block_at_a_time_equals_whooshs_posting_loop(
     loop = segment_files("LOOP")
     assert sorted(blocks) == [".pst", ".trm", "arrays"]
     assert blocks == loop
+
+
+def test_a_segment_equals_the_one_whoosh_writes_through_its_own_pool(tmp_path: Path):
+    """Our add_document (a field's postings at a time) and columnar pool against
+    Whoosh's own add_document, PostingPool and flush, with the same codec: every file
+    of the segment (postings, terms, lengths, stored fields, columns) byte for byte."""
+    generate(tmp_path / "archive", 200, seed=7)
+    posts = [read_post(str(path), DEFAULT_ALIASES)
+             for path in sorted((tmp_path / "archive").rglob("*.md"))]
+
+    def segment_files(name: str, writer_for) -> dict[str, bytes]:
+        ix = FileStorage(str(tmp_path)).create().create_index(PostSchema(), indexname=name)
+        writer = writer_for(ix)
+        for post in posts:
+            writer.add_document(**to_document(post))
+        writer.commit()
+        with ix.reader() as reader:
+            segment_id = reader.segment().segment_id()
+        parts = CompoundStorage(ix.storage.open_file(f"{segment_id}.seg"))
+        return {part.removeprefix(segment_id): parts.open_file(part).read()
+                for part in parts.list()}
+
+    ours = segment_files("OURS", lambda ix: engine.pooled_writer(ix, 1, ARRAY_POSTINGS_FIELDS))
+    whooshs = segment_files("WHOOSH", lambda ix: SegmentWriter(ix, codec=engine.PackedCodec()))
+    assert {".pst", ".trm", "._body_len.col", "._stored.col", ".date.col"} <= set(ours)
+    assert len(ours[".pst"]) > 10_000
+    assert ours == whooshs

@@ -215,6 +215,7 @@ class _BlockSegmentWriter(SegmentWriter):
         a UTF-8 encoding, a tuple and a pool call of each posting (a third of
         `add_document`). Fields with term vectors or a separate spelling field, which
         our schema has none of, take Whoosh's way."""
+        self._check_state()
         schema = self.schema
         fieldnames = sorted(name for name in fields if not name.startswith("_"))
         self._check_fields(schema, fieldnames)
@@ -222,7 +223,6 @@ class _BlockSegmentWriter(SegmentWriter):
                for name in fieldnames):
             super().add_document(**fields)
             return
-        self._check_state()
         perdocwriter, docnum = self.perdocwriter, self.docnum
         docboost = self._doc_boost(fields)
         perdocwriter.start_doc(docnum)

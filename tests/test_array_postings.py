@@ -181,20 +181,26 @@ def test_a_segment_written_a_block_at_a_time_equals_whooshs_posting_loop(
     assert blocks == loop
 
 
-def test_a_segment_equals_the_one_whoosh_writes_through_its_own_pool(tmp_path: Path):
+@pytest.mark.parametrize("merged", [False, True])
+def test_a_segment_equals_the_one_whoosh_writes_through_its_own_pool(tmp_path: Path,
+                                                                     merged: bool):
     """Our add_document (a field's postings at a time) and columnar pool against
     Whoosh's own add_document, PostingPool and flush, with the same codec: every file
-    of the segment (postings, terms, lengths, stored fields, columns) byte for byte."""
+    of the segment (postings, terms, lengths, stored fields, columns) byte for byte.
+    `merged`: a second commit merges the first segment in (its postings come out of
+    docnum order, one `add` at a time)."""
     generate(tmp_path / "archive", 200, seed=7)
     posts = [read_post(str(path), DEFAULT_ALIASES)
              for path in sorted((tmp_path / "archive").rglob("*.md"))]
+    batches = [posts[:120], posts[120:]] if merged else [posts]
 
     def segment_files(name: str, writer_for) -> dict[str, bytes]:
         ix = FileStorage(str(tmp_path)).create().create_index(PostSchema(), indexname=name)
-        writer = writer_for(ix)
-        for post in posts:
-            writer.add_document(**to_document(post))
-        writer.commit()
+        for batch in batches:
+            writer = writer_for(ix)
+            for post in batch:
+                writer.add_document(**to_document(post))
+            writer.commit(optimize=merged)
         with ix.reader() as reader:
             segment_id = reader.segment().segment_id()
         parts = CompoundStorage(ix.storage.open_file(f"{segment_id}.seg"))

@@ -300,12 +300,15 @@ class TermPool(PostingPool):
     sorted; numpy then groups the postings by term with a stable sort, and documents
     arrive in docnum order, so each term's postings stay in it: the output is the same
     sorted stream as Whoosh's. Past the memory limit the terms go to disk as sorted
-    runs of whole terms, merged back one term (not one posting) at a time.
+    runs of whole terms, merged back a group of terms (not a posting) at a time.
     """
 
     _POSTING_BYTES = 40  # its 20 bytes in the columns, and 20 more while they are grouped
     _TERM_BYTES = 200  # its key, term bytes and number
-    _GROUP = 1 << 20  # postings grouped by term at a time: bounds the memory for it
+    # Postings grouped by term at a time, and pickled together in a run: what a group
+    # holds (~2 MB), and moving its value bytes, is all the memory grouping takes beyond
+    # `_POSTING_BYTES`, and merging runs holds a group of each.
+    _GROUP = 1 << 16
 
     def __init__(self, tempstore, segment, limitmb: int, arrays_path: Path,
                  array_fields: frozenset[str]) -> None:
@@ -340,12 +343,16 @@ class TermPool(PostingPool):
         terms = list(terms)
         if not terms:
             return 0
-        if docnum < self._last_docnum:  # documents out of order
-            self._in_order = False
-        self._last_docnum = docnum
         words, frequencies, weights, values = zip(*terms, strict=True)
         if as_text:
             words = [word.encode("utf-8") for word in words]
+        # Everything that can fail on a bad value first: the columns stay in step.
+        weights = array("d", weights if boost == 1 else [w * boost for w in weights])
+        joined, sizes = b"".join(values), array("I", map(len, values))
+        length = sum(frequencies)
+        if docnum < self._last_docnum:  # documents out of order
+            self._in_order = False
+        self._last_docnum = docnum
         numbers = self._numbers.get(fieldname)
         if numbers is None:
             numbers = self._numbers[fieldname] = {}
@@ -362,19 +369,19 @@ class TermPool(PostingPool):
                     found[i] = number
         self._term_numbers.extend(found)
         self._docnums.extend([docnum] * len(found))
-        self._weights.extend(weights if boost == 1 else [w * boost for w in weights])
-        joined = b"".join(values)
+        self._weights.extend(weights)
         self._values += joined
-        self._sizes.extend(map(len, values))
+        self._sizes.extend(sizes)
         self.currentsize += len(found) * self._POSTING_BYTES + len(joined)
         if self.currentsize > self.limit:
             self.save()
-        return sum(frequencies)
+        return length
 
     def _groups(self):
         """The postings held, grouped by term, terms in order, ~`_GROUP` postings a
-        group: (keys, where each term's postings end, docnums, weights, value bytes,
-        value sizes, where each term's value bytes end)."""
+        group (a term's postings all in one): (keys, where each term's postings start
+        and the last ends, docnums, weights, value bytes, value sizes, where each term's
+        value bytes start and the last ends)."""
         count = len(self._keys)
         if not count:
             return

@@ -53,11 +53,12 @@ from searchidx.store import STORE_NAME, FileState, Store, signature
 
 LOCK_NAME = "writer.lock"
 # The postings the writers of one run hold in memory, all together; past it each spills
-# sorted runs of whole terms to disk, merged back a term at a time (engine.TermPool). At
-# 200,000 posts two writers of 512 MB each made the build's peak 1.6 GB.
+# sorted runs of whole terms to disk, merged back a few MB of each at a time
+# (engine.TermPool). At 200,000 posts two writers of 512 MB each made the peak 1.6 GB.
 INDEXING_MEMORY_MB = 384
-# Indexing allocates millions of posting tuples and no cycles worth chasing: collecting
-# the youngest generation every 100,000 allocations instead of 700 saved ~25% of CPU.
+# Indexing allocates millions of objects (parsed posts, analysed words, a merge's posting
+# tuples) and no cycles worth chasing: collecting the youngest generation every 100,000
+# allocations instead of 700 saved ~25% of CPU.
 _INDEXING_GC_THRESHOLDS = (100_000, 50, 1000)
 _BATCH = 100  # files per parse task sent to a worker process
 _POOL_THRESHOLD = 200  # fewer files than this are parsed in-process (no pool start-up)

@@ -402,8 +402,8 @@ def word_query(analyzer: ResearchAnalyzer, fieldname: str, raw: str, boost: floa
                spellings: Sequence[str] = ()) -> wq.Query | None:
     """One word as typed (a WORD_PATTERN match), in one field; None for a stop word.
     `spellings`: the compounds the archive writes with the word's letters (`Vocabulary.
-    spellings`), whose parts in a row it also matches: `deepseekr1` finds "DeepSeek R1"
-    as `DeepSeek-R1` does."""
+    spellings`), which it also matches, whole or with their parts in a row: `deepseekr1`
+    finds "DeepSeek R1" as `DeepSeek-R1` does."""
     word = analyzer.word(raw)
     if word.joined is None:  # a plain word (None: a stop word)
         alternatives = [phrase_query(fieldname, list(word.parts), boost)]

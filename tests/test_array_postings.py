@@ -183,12 +183,15 @@ def test_a_segment_written_a_block_at_a_time_equals_whooshs_posting_loop(
 
 @pytest.mark.parametrize("merged", [False, True])
 def test_a_segment_equals_the_one_whoosh_writes_through_its_own_pool(tmp_path: Path,
-                                                                     merged: bool):
+                                                                     merged: bool,
+                                                                     monkeypatch):
     """Our add_document (a field's postings at a time) and columnar pool against
     Whoosh's own add_document, PostingPool and flush, with the same codec: every file
     of the segment (postings, terms, lengths, stored fields, columns) byte for byte.
-    `merged`: a second commit merges the first segment in (its postings come out of
-    docnum order, one `add` at a time)."""
+    Our pool spills runs (1 MB) and groups ~50 postings at a time, so terms meet run
+    and group boundaries. `merged`: a second commit merges the first segment in (its
+    postings come out of docnum order, one `add` at a time)."""
+    monkeypatch.setattr(engine.TermPool, "_GROUP", 50)
     generate(tmp_path / "archive", 200, seed=7)
     posts = [read_post(str(path), DEFAULT_ALIASES)
              for path in sorted((tmp_path / "archive").rglob("*.md"))]

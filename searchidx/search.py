@@ -346,8 +346,10 @@ class Index:
         dated = np.flatnonzero(snapshot.live & snapshot.dated)
         first = last = None
         if len(dated):
-            first = searcher.stored_fields(int(dated[snapshot.date[dated].argmin()]))["date"]
-            last = searcher.stored_fields(int(dated[snapshot.date[dated].argmax()]))["date"]
+            dates = snapshot.date[dated]
+            oldest, newest = int(dated[dates.argmin()]), int(dated[dates.argmax()])
+            first = from_stored(searcher.stored_fields(oldest))["date"]
+            last = from_stored(searcher.stored_fields(newest))["date"]
         store = view.store
         return Stats(
             posts=searcher.doc_count(),

@@ -47,10 +47,22 @@ Zorblax body text with payloads.
 """
 
 
+# A post citing a repository whose name is wider than the page's side column.
+LONG_REPOSITORY = "github.com/averyverylongorganisationname/anequallylongrepositoryname"
+LONG_NAME_POST = f"""\
+---
+title: Quuxwell notes
+date: 2021-06-02
+---
+Quuxwell builds on https://{LONG_REPOSITORY} for its experiments.
+"""
+
+
 @pytest.fixture(scope="session")
 def extra_archive(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("extra")
     (folder / "2021-06-01-hostile.md").write_text(HOSTILE_POST, encoding="utf-8")
+    (folder / "2021-06-02-long-name.md").write_text(LONG_NAME_POST, encoding="utf-8")
     return folder
 
 
@@ -58,7 +70,7 @@ def extra_archive(tmp_path_factory) -> Path:
 def index_dir(tmp_path_factory, extra_archive) -> Path:
     path = tmp_path_factory.mktemp("index")
     report = indexer.update(path, [CORPUS, extra_archive])
-    assert report.added == 49 and not report.skipped, report.to_json()
+    assert report.added == 50 and not report.skipped, report.to_json()
     return path
 
 

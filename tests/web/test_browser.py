@@ -6,6 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.web.conftest import LONG_REPOSITORY
+
 pytestmark = pytest.mark.slow  # the browser fixtures (in conftest.py) skip without Chromium
 
 
@@ -112,3 +114,9 @@ def test_search_works_with_javascript_off(browser, base_url):
         assert params(page.url)["q"] == ["transformer"]
     finally:
         context.close()
+
+
+def test_a_long_facet_value_wraps_rather_than_widen_the_page(page, base_url):
+    page.goto(f"{base_url}/?q=quuxwell")
+    assert LONG_REPOSITORY in page.locator(".facets").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

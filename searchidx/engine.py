@@ -71,6 +71,7 @@ import struct
 import sys
 from array import array
 from collections.abc import Iterable, Iterator
+from functools import cached_property
 from itertools import accumulate, groupby, pairwise
 from operator import itemgetter
 from pathlib import Path
@@ -219,8 +220,7 @@ class _BlockSegmentWriter(SegmentWriter):
         schema = self.schema
         fieldnames = sorted(name for name in fields if not name.startswith("_"))
         self._check_fields(schema, fieldnames)
-        if any(schema[name].vector or schema[name].separate_spelling()
-               for name in fieldnames):
+        if not self._whooshs_way.isdisjoint(fieldnames):
             super().add_document(**fields)
             return
         perdocwriter, docnum = self.perdocwriter, self.docnum
@@ -257,6 +257,12 @@ class _BlockSegmentWriter(SegmentWriter):
         perdocwriter.finish_doc()
         self._added = True
         self.docnum += 1
+
+    @cached_property
+    def _whooshs_way(self) -> frozenset[str]:
+        """The fields `add_document` leaves to Whoosh's (none in our schema)."""
+        return frozenset(name for name, field in self.schema.items()
+                         if field.vector or field.separate_spelling())
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()

@@ -16,8 +16,9 @@ import zlib
 from array import array
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from hashlib import sha1
-from itertools import accumulate, pairwise
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -317,13 +318,22 @@ class ResearchPositions(formats.Positions):
         ]
 
     def encode(self, poslist) -> bytes:
-        return engine.packed([b - a for a, b in pairwise([0, *poslist])])
+        if len(poslist) == 1:  # most terms occur once in a text (71% of body postings)
+            return _one_position(poslist[0])
+        return engine.packed([b - a for a, b in zip([0, *poslist], poslist, strict=False)])
 
     def decode_positions(self, valuestring: bytes) -> list[int]:
         return list(accumulate(engine.unpacked(valuestring)))
 
     def decode_frequency(self, valuestring: bytes) -> int:
         return (len(valuestring) - 1) // array(chr(valuestring[0])).itemsize
+
+
+@lru_cache(maxsize=2**16)
+def _one_position(position: int) -> bytes:
+    """The value of a term at one position: the same few thousand recur in every text.
+    Encoding positions took ~40% of a body's indexing time."""
+    return engine.packed([position])
 
 
 class ResearchFrequency(formats.Frequency):

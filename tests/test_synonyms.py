@@ -156,6 +156,25 @@ def test_a_synonyms_table_applies_at_the_next_search_without_re_indexing(tmp_pat
     assert "searchidx.toml" in results.notice and "synonyms were not used" in results.notice
 
 
+def test_a_synonym_of_a_name_with_a_number_applies_to_the_name_in_quotes(tmp_path: Path,
+                                                                        write_post):
+    # A spaced name in quotes also searches for it joined ("llama 3" finds Llama3): the
+    # synonym of the spaced form still applies.
+    archive = tmp_path / "archive"
+    write_post(archive, "spaced.md", {"title": "Fine-tuning Llama 3 on lab notes"}, "Notes.")
+    write_post(archive, "joined.md", {"title": "Llama3 quantised"}, "Four bits.")
+    write_post(archive, "short.md", {"title": "Serving notes"}, "We serve L3 on one card.")
+    (archive / "searchidx.toml").write_text('[synonyms]\nL3 = ["llama 3"]\n')
+    index = Index.create(tmp_path / "index", [archive])
+    results = index.search('"llama 3"')
+    assert sorted(titles(results)) == ["Fine-tuning Llama 3 on lab notes",
+                                       "Llama3 quantised", "Serving notes"]
+    assert results.synonyms == {"llama 3": ["L3"]}
+    results = index.search("llama 3")  # two words: not Llama3
+    assert sorted(titles(results)) == ["Fine-tuning Llama 3 on lab notes", "Serving notes"]
+    assert results.synonyms == {"llama 3": ["L3"]}
+
+
 # --- the real archives ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -106,26 +106,33 @@ def collapse(matched: np.ndarray, copy_group: np.ndarray, length: np.ndarray,
     }
 
 
-def facet_counts(names: Sequence[str], values: np.ndarray, docs: np.ndarray,
-                 posts: np.ndarray, left_out: Set[str] = frozenset(),
+def values_of_posts(offsets: np.ndarray, values: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """The values of the posts `docs`, run together: post d's are
+    `values[offsets[d]:offsets[d + 1]]` (several, one or none)."""
+    starts = offsets[docs]
+    lengths = offsets[docs + 1] - starts
+    # where each post's values are in `values`, the posts' runs one after another
+    return values[np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+                  + np.arange(lengths.sum())]
+
+
+def facet_counts(names: Sequence[str], counts: np.ndarray, left_out: Set[str] = frozenset(),
                  limit: int | None = None) -> dict[str, int]:
-    """How many of the posts (a mask) have each value of a facet, largest first and
-    equal counts by name; values no post has, empty ones and `left_out` ones are not
-    listed, and only the first `limit`. The pairs (`docs[i]`, `names[values[i]]`) are
-    the posts' values: a post may have several (tags) or none."""
-    counts = np.bincount(values[posts[docs]], minlength=len(names))
-    kept = [(name, count) for name, count in zip(names, counts.tolist(), strict=True)
-            if count and name and name not in left_out]
+    """A facet's values with the number of posts of each (`counts[v]` have `names[v]`),
+    largest first and equal counts by name; values no post has, empty ones and
+    `left_out` ones are not listed, and only the first `limit`."""
+    kept = [(names[number], int(counts[number])) for number in np.flatnonzero(counts).tolist()
+            if names[number] and names[number] not in left_out]
     return dict(sorted(kept, key=lambda kv: (-kv[1], kv[0]))[:limit])
 
 
-def month_counts(first: np.datetime64, months: np.ndarray, posts: np.ndarray
+def month_counts(labels: Sequence[str], months: np.ndarray, docs: np.ndarray
                  ) -> dict[str, int]:
-    """How many of the posts (a mask, of dated posts) are from each month, oldest first,
-    months with none left out; `months` is each post's month counted from `first`."""
-    counts = np.bincount(months[posts])
-    return {str(first + number): int(counts[number])
-            for number in np.flatnonzero(counts).tolist()}
+    """How many of the posts `docs` are from each month, oldest first, months with none
+    left out; `months` is each post's month as a number, `labels[n]` month n's name
+    (2023-11), and an undated post's number is `len(labels)`."""
+    counts = np.bincount(months[docs], minlength=len(labels) + 1)[: len(labels)]
+    return {labels[number]: int(counts[number]) for number in np.flatnonzero(counts).tolist()}
 
 
 def holds_phrase(positions: dict[str, list[int]], words: Sequence[str],

@@ -353,7 +353,7 @@ class Index:
         store = view.store
         return Stats(
             posts=searcher.doc_count(),
-            sources=snapshot.source.counts(snapshot.live),
+            sources=snapshot.source.counts(np.flatnonzero(snapshot.live)),
             first_date=first,
             last_date=last,
             duplicates=snapshot.copies_count(),

@@ -68,31 +68,35 @@ def test_copies_show_once_as_the_longest_and_rank_as_the_best() -> None:
     assert scoring.collapse(nothing, group, length, tie_break)[1] == {}
 
 
-def test_facet_counts_count_the_posts_of_each_value_largest_first() -> None:
+def test_values_of_posts_are_their_runs_of_values_one_after_another() -> None:
+    # post 0 has values 0 and 3, post 1 value 3, post 2 none, post 3 values 2 and 4
+    values = np.array([0, 3, 3, 2, 4])
+    offsets = np.array([0, 2, 3, 3, 5])
+    assert scoring.values_of_posts(offsets, values, np.arange(4)).tolist() == [0, 3, 3, 2, 4]
+    assert scoring.values_of_posts(offsets, values, np.array([1, 3])).tolist() == [3, 2, 4]
+    assert scoring.values_of_posts(offsets, values, np.array([2])).tolist() == []
+    assert scoring.values_of_posts(offsets, values, np.zeros(0, dtype=np.int64)).tolist() == []
+
+
+def test_facet_counts_are_largest_first_without_empty_or_left_out_values() -> None:
     names = ["ml", "none", "", "rl", "vision"]
-    # (post, value) pairs: post 0 has ml and rl, post 1 rl, post 2 none, post 3 "" and
-    # vision, post 4 ml and vision; post 5 has no value
-    docs = np.array([0, 4, 2, 3, 0, 1, 3, 4])
-    values = np.array([0, 0, 1, 2, 3, 3, 4, 4])
-    every = np.ones(6, dtype=bool)
-    assert scoring.facet_counts(names, values, docs, every) == {
+    counts = np.array([2, 1, 1, 2, 2])
+    assert scoring.facet_counts(names, counts) == {
         "ml": 2, "rl": 2, "vision": 2, "none": 1}  # equal counts by name; "" left out
-    some = np.array([True, True, False, False, False, True])
-    assert scoring.facet_counts(names, values, docs, some) == {"rl": 2, "ml": 1}
-    assert scoring.facet_counts(names, values, docs, every, left_out={"none", "ml"},
-                                limit=1) == {"rl": 2}
-    assert scoring.facet_counts(names, values, docs, np.zeros(6, dtype=bool)) == {}
+    assert scoring.facet_counts(names, np.array([1, 0, 0, 2, 0])) == {"rl": 2, "ml": 1}
+    assert scoring.facet_counts(names, counts, left_out={"none", "ml"}, limit=1) == {"rl": 2}
+    assert scoring.facet_counts(names, np.zeros(5, dtype=np.int64)) == {}
 
 
 def test_month_counts_are_a_timeline_oldest_first() -> None:
-    first = np.datetime64("2023-11")
-    months = np.array([0, 2, 2, 0, 5, 0])  # post 5 undated: its 0 is not a month
-    dated = np.array([True, True, True, True, True, False])
-    assert scoring.month_counts(first, months, dated) == {
+    labels = ["2023-11", "2023-12", "2024-01", "2024-02", "2024-03", "2024-04"]
+    months = np.array([0, 2, 2, 0, 5, 6])  # post 5 undated: the number after the last
+    assert scoring.month_counts(labels, months, np.arange(6)) == {
         "2023-11": 2, "2024-01": 2, "2024-04": 1}
-    assert scoring.month_counts(first, months, dated & np.array([0, 1, 0, 0, 1, 0], bool)) == {
+    assert scoring.month_counts(labels, months, np.array([1, 4, 5])) == {
         "2024-01": 1, "2024-04": 1}
-    assert scoring.month_counts(first, months, np.zeros(6, dtype=bool)) == {}
+    assert scoring.month_counts(labels, months, np.zeros(0, dtype=np.int64)) == {}
+    assert scoring.month_counts([], np.array([0, 0]), np.arange(2)) == {}  # none dated
 
 
 def test_holds_phrase_takes_the_closest_fit_in_order() -> None:

@@ -37,12 +37,13 @@ def bm25f(size: int, posts: int, terms: Iterable[list[FieldPostings]], k1: float
         for docs, freqs, weight, norm in fields:
             if len(docs):
                 freq[docs] += weight * freqs / norm[docs]
-        found = np.flatnonzero(freq)
-        if not len(found):
+        found = np.count_nonzero(freq)
+        if not found:
             continue
-        idf = math.log(1 + (posts - len(found) + 0.5) / (len(found) + 0.5))
-        tf = freq[found]
-        scores[found] += idf * tf * (k1 + 1) / (k1 + tf)
+        idf = math.log(1 + (posts - found + 0.5) / (found + 0.5))
+        # Over every document (0 where the term is not): finding the others first took
+        # longer than the arithmetic it saved (np.flatnonzero: 0.35 ms at 200,000).
+        scores += idf * freq * (k1 + 1) / (k1 + freq)
     return scores
 
 

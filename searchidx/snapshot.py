@@ -273,7 +273,9 @@ class Snapshot:
 
     # --- posting lists ---
     def postings(self, fieldname: str, text) -> tuple[np.ndarray, np.ndarray]:
-        """(document numbers, term frequencies) of a term, live posts only."""
+        """(document numbers, term frequencies) of a term, live posts only. The numbers
+        are numpy's index type: indexing with int32 converts them on every use, which
+        made each gather and scatter of a search 2-5 times slower."""
 
         def read() -> tuple[np.ndarray, np.ndarray]:
             ids, weights = [], []
@@ -283,16 +285,16 @@ class Snapshot:
                 if arrays is not None and fieldname in arrays.fields:
                     found = arrays.get(fieldname, btext)
                     if found is not None:
-                        ids.append(found[0] + np.int32(offset))
+                        ids.append(found[0].astype(np.intp) + offset)
                         weights.append(found[1])
                     continue
                 if (fieldname, text) not in leaf:
                     continue
                 for block_ids, block_weights in engine.posting_blocks(leaf, fieldname, text):
-                    ids.append(np.asarray(block_ids, dtype=np.int32) + offset)
+                    ids.append(np.asarray(block_ids, dtype=np.intp) + offset)
                     weights.append(np.asarray(block_weights, dtype=np.float32))
             if not ids:
-                return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+                return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
             docs, freqs = np.concatenate(ids), np.concatenate(weights)
             keep = self.live[docs]
             return docs[keep], freqs[keep]

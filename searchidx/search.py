@@ -197,7 +197,8 @@ class Index:
         # rank as their best-matching one.
         matched = snapshot.matching(wanted_posts)
         shown, copies = snapshot.collapse(matched)
-        facet_counts = snapshot.facets(shown) if facets else {}
+        shown_docs = np.flatnonzero(shown) if facets else None
+        facet_counts = snapshot.facets(shown_docs) if facets else {}
         terms = snapshot.query_terms(any_word)  # scored, and marked in snippets
 
         wanted = page * per_page
@@ -231,7 +232,7 @@ class Index:
         # matches allowed, "alphafoldd structure" still has hits, all of them weak.
         suggestion = suggest(text, searcher.schema, snapshot.vocabulary) if text.strip() else None
         first = None
-        oldest = snapshot.oldest(shown) if facets else None  # the timeline's first post
+        oldest = snapshot.oldest(shown_docs) if facets else None  # the timeline's first post
         if oldest is not None:
             first = Hit.of(from_stored(searcher.stored_fields(oldest)), None,
                            duplicates=copies.get(oldest, 0))

@@ -151,11 +151,14 @@ class Snapshot:
         labels, numbers = self.month_numbers
         return scoring.month_counts(labels, numbers, docs)
 
-    def oldest(self, posts: np.ndarray) -> int | None:
-        """The earliest dated post of the posts (a mask), or None: a gather over those
-        posts, not a top-N over all (half the time at 200,000 posts)."""
-        dated = np.flatnonzero(posts & self.dated)
-        return int(dated[np.argmin(self.oldest_rank[dated])]) if len(dated) else None
+    def oldest(self, docs: np.ndarray) -> int | None:
+        """The earliest dated post of the posts `docs` (document numbers), or None: a
+        gather over those posts, not a top-N over all (half the time at 200,000 posts).
+        Undated posts rank last, so the first is undated only if all are."""
+        if not len(docs):
+            return None
+        first = int(docs[np.argmin(self.oldest_rank[docs])])
+        return first if self.dated[first] else None
 
     @cached_property
     def newest_rank(self) -> np.ndarray:
@@ -479,8 +482,8 @@ class Snapshot:
     def papers(self) -> _Values:
         return _Values(self, "cites")
 
-    def facets(self, shown: np.ndarray) -> dict[str, dict[str, int]]:
-        docs = np.flatnonzero(shown)
+    def facets(self, docs: np.ndarray) -> dict[str, dict[str, int]]:
+        """The facets of the posts `docs` (document numbers)."""
         return {
             "source": self.source.counts(docs),
             "year": self.year.counts(docs, left_out={NO_YEAR}),
@@ -731,6 +734,8 @@ class _Values:
         """How many of the posts `docs` (document numbers) have each value
         (`scoring.facet_counts`). In proportion to the posts, not the archive: a mask
         over every post's values took ~2 ms a facet at 200,000 posts."""
+        if not self.names:  # no post has a value (an archive without tags)
+            return {}
         if self.value_of is not None:
             found = self.value_of[docs]
         else:

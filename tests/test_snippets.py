@@ -121,6 +121,15 @@ def test_cjk_words_are_marked_in_one_piece(tmp_path, write_post) -> None:
     assert "<mark>言語モデル</mark>を使って" in hit.snippet_html
 
 
+def test_a_word_written_against_cjk_text_is_marked(tmp_path, write_post) -> None:
+    # No space (nor a regex word boundary) between the Japanese and Whisper or Transformer:
+    # the index splits them apart, so the snippet marks them too.
+    body = "新しいWhisperモデルを試しました。" + filler(30) + " 結果はTransformerより良好でした。"
+    index = index_with(tmp_path, write_post, {"a.md": ("記録", body)})
+    assert marked(only_hit(index, "whisper")) == ["Whisper"]
+    assert marked(only_hit(index, "transformers")) == ["Transformer"]
+
+
 def test_a_long_cjk_text_is_cut_between_characters(tmp_path, write_post) -> None:
     body = "天気の話。" * 80 + "言語モデルの話。" + "雨の話。" * 80
     index = index_with(tmp_path, write_post, {"a.md": ("話", body)})

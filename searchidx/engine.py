@@ -823,10 +823,12 @@ class _PackedPostingsWriter(W3PostingsWriter):
 
     def _mini_weights(self):
         weights = self._weights
-        if all(w == 1.0 for w in weights):
+        if weights.count(1.0) == len(weights):  # array methods and list compares run in C
             return None
-        if all(0 <= w <= 0xFFFFFFFF and w == int(w) for w in weights):
-            return packed([int(w) for w in weights])  # frequencies, for most fields
+        # frequencies, for most fields (a NaN or an infinity is left out, so not equal)
+        integers = [int(w) for w in weights if 0 <= w <= 0xFFFFFFFF]
+        if integers == weights.tolist():
+            return packed(integers)
         return _typed("d", weights)
 
     def _mini_values(self):

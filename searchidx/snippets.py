@@ -234,8 +234,8 @@ def _cuts(text: str, lo: int, hi: int, *, ends: bool) -> list[int]:
     # text's own and a cut at their ends splits none: only the words before it (the first
     # may be the end of one that starts before `lo`) need the check, which was half a
     # snippet's time. The words after it are read whole: `hi` may cut the last one short.
-    space = _SPACE.search(text, lo, hi)
-    settled = space.start() if space else hi
+    first_space = _SPACE.search(text, lo, hi)
+    settled = first_space.start() if first_space else hi
     for word in _WORD.finditer(text, lo, settled):
         cut = word.end() if ends else word.start()
         if not _inside_word(text, cut):

@@ -117,7 +117,7 @@ def targets(runs: list[dict]) -> list[dict]:
     """Issue 16's targets, each with its figure and met (True/False; None: not measured).
     The query and throughput targets are read at 200,000 posts, or at the largest size of
     a run without it (a --sizes subset), which the row then names; the "every size" ones
-    over the sizes this run measured."""
+    over every row of the report."""
     by_size = {run["size"]: run for run in runs}
     measured = sorted(run["size"] for run in runs if not run.get("carried_over"))
     below_million = [n for n in measured if n != MILLION]
@@ -147,7 +147,14 @@ def targets(runs: list[dict]) -> list[dict]:
             out.append(_target(name, f"{ours:.0f} vs {theirs:.0f} posts/s "
                                      f"({ours / theirs - 1:+.0%})",
                                ours >= (1 - THROUGHPUT_MAX_DROP) * theirs))
-    rows = [by_size[n] for n in measured]
+    # "Every size" includes a 1,000,000-post row carried over from an earlier run: a miss
+    # there is still a miss, named with the date it was measured.
+    rows = [by_size[n] for n in sorted(by_size)]
+
+    def at_size(run: dict) -> str:
+        return f"at {run['size']:,}" + (f" (measured {run['date']})"
+                                        if run.get("carried_over") else "")
+
     if rows:
         peak = max(rows, key=lambda r: r["searchidx"]["tree_rss_mb"])
         big = max(rows, key=lambda r: r["searchidx"]["bytes"] / r["fts5"]["bytes"])
@@ -157,13 +164,13 @@ def targets(runs: list[dict]) -> list[dict]:
         out += [
             _target(f"peak memory of the process tree ≤ {PEAK_MEMORY_MAX_MB:,.0f} MB, "
                     "every size",
-                    f"{peak['searchidx']['tree_rss_mb']:,.0f} MB at {peak['size']:,}",
+                    f"{peak['searchidx']['tree_rss_mb']:,.0f} MB {at_size(peak)}",
                     peak["searchidx"]["tree_rss_mb"] <= PEAK_MEMORY_MAX_MB),
             _target(f"index + side store ≤ {SIZE_MAX_RATIO}× FTS5 with its content, every size",
-                    f"{size_ratio:.2f}× at {big['size']:,}", size_ratio <= SIZE_MAX_RATIO),
+                    f"{size_ratio:.2f}× {at_size(big)}", size_ratio <= SIZE_MAX_RATIO),
             # a timing of failed runs means nothing, so failures miss the target
             _target(f"cold CLI search ≤ {CLI_MAX_MS / 1000:.0f} s, every size",
-                    f"{slow['cli']['median_ms']:.0f} ms at {slow['size']:,}"
+                    f"{slow['cli']['median_ms']:.0f} ms {at_size(slow)}"
                     + (" (runs failed)" if cli_failed else ""),
                     slow["cli"]["median_ms"] <= CLI_MAX_MS and not cli_failed),
         ]

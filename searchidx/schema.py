@@ -11,6 +11,7 @@ here beside `to_document`, which encodes them, so adding a field touches this fi
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 import zlib
 from array import array
@@ -23,9 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import Stemmer
 from whoosh import fields, formats
 from whoosh.analysis import Token, Tokenizer
-from whoosh.lang import stemmer_for_language, stopwords_for_language
+from whoosh.lang import stopwords_for_language
 from whoosh.support.charset import accent_map
 from whoosh.system import pack_uint
 
@@ -37,7 +39,7 @@ if TYPE_CHECKING:  # posts.py imports the frontmatter and markdown parsers: not 
 
 
 # Bump when fields or analyzers change: older indexes are then rebuilt, not misread.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # Words, with research tokens kept whole: GPT-4, state-of-the-art, GPT-3.5, C++, C#.
 WORD_PATTERN = r"\w+(?:['’]\w+)?(?:[-./+]\w+(?:['’]\w+)?)*(?:\+\+|#)?"
@@ -51,7 +53,7 @@ ARRAY_POSTINGS_FIELDS = frozenset(
 SPELLING_FIELD = "spell"  # their words as written
 _CACHE_SIZE = 500_000  # distinct words remembered by an analyzer
 # Longer "words" (base64, minified code, a 10 MB run of one letter) are not indexed, as in
-# Lucene: the Snowball stemmer is quadratic in word length (1 MB of "y": 25 s).
+# Lucene: nobody types them, and Whoosh's own stemmer was quadratic in their length.
 MAX_TERM_CHARS = 255
 _NAME_CHARS = 32  # a longer run of letters and digits is a hash or an id, not a model's name
 COMPOUND_SEPARATORS = "-./+#"  # what stands between a compound's parts: GPT-4, Llama-3.1
@@ -75,9 +77,12 @@ class ResearchAnalyzer(Tokenizer):
     - Chinese, Japanese and Korean have no spaces, so runs of those characters are split
       into overlapping bigrams (as Lucene's CJKBigramFilter does): a query word inside a
       sentence still matches.
-    - With `stem`, words are reduced by the Snowball stemmer (not Whoosh's default
-      Porter stemmer: WHOOSH.md bug B8); with `stop` (by default, when stemming) English
-      stop words leave no term but keep their position, so phrases still line up.
+    - With `stem`, words are reduced by Snowball's English stemmer, from the Snowball
+      project's own C library (PyStemmer): Whoosh's default Porter stemmer does not
+      un-double consonants (WHOOSH.md bug B8), and its Snowball port stems "added" to
+      "ad", "organic" to "organ" and "paste" to "past".
+    - With `stop` (by default, when stemming) English stop words leave no term but keep
+      their position, so phrases still line up.
 
     One class rather than a chain of Whoosh filters because analysis is most of the
     indexing time and each filter in a chain costs a generator step per token.
@@ -193,7 +198,11 @@ class ResearchAnalyzer(Tokenizer):
         cache = getattr(self, "_terms", None)
         if cache is None:
             self._stopwords = stopwords_for_language("en") if self.stop else frozenset()
-            self._stem = stemmer_for_language("en") if self.stem else None
+            # One stemmer object must not be used by two threads at once (PyStemmer's
+            # documentation); a server's threads share this analyzer. Its own cache is
+            # off: ours holds every word's terms.
+            self._stemmer = Stemmer.Stemmer("english", 0) if self.stem else None
+            self._stemmer_lock = threading.Lock()
             cache = self._terms = _TermCache(self._analyse)
         return cache
 
@@ -232,14 +241,22 @@ class ResearchAnalyzer(Tokenizer):
             return None, False
         if piece in self._stopwords:
             return piece, True
-        return (self._stem(piece) if self.stem else piece), False
+        if not self.stem:
+            return piece, False
+        with self._stemmer_lock:
+            return self._stemmer.stemWord(piece), False
+
+
+# Accents folded as Whoosh folds them, and the combining dot that lower-casing the Turkish
+# İ leaves after its i ("İstanbul".lower() is "i̇stanbul", which "istanbul" would not find).
+ACCENT_FOLDING = {**accent_map, 0x0307: None}
 
 
 def _folded(word: str) -> str:
     """A lower-cased word as the index holds it: compatibility forms and accents folded."""
     if word.isascii():
         return word
-    return unicodedata.normalize("NFKC", word).translate(accent_map)
+    return unicodedata.normalize("NFKC", word).translate(ACCENT_FOLDING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,7 +458,7 @@ def identifies_post(url: str) -> bool:
 def title_key(title: str) -> str:
     """A title as its copies share it: case, width and accents folded, punctuation and
     spacing collapsed (`Vision-Language Models:` and `vision language models`)."""
-    folded = unicodedata.normalize("NFKC", title).casefold().translate(accent_map)
+    folded = unicodedata.normalize("NFKC", title).casefold().translate(ACCENT_FOLDING)
     return " ".join(re.findall(r"\w+", folded))
 
 

@@ -31,7 +31,6 @@ import numpy as np
 import rapidfuzz
 from rapidfuzz.distance import OSA
 from whoosh import query
-from whoosh.support.charset import accent_map
 from whoosh.util.numeric import byte_to_length
 
 from searchidx import engine, scoring
@@ -45,6 +44,7 @@ from searchidx.query import (
 )
 from searchidx.ranking import DEFAULT_RANKING, Ranking
 from searchidx.schema import (
+    ACCENT_FOLDING,
     COMPOUND_SEPARATORS,
     COPY_KEY_SEPARATOR,
     DATED,
@@ -746,6 +746,6 @@ class _Values:
 
 def _folded_words(text: str) -> str:
     """A name's words, case-, width- and accent-folded, one space between them."""
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(accent_map)
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(ACCENT_FOLDING)
     return " ".join(_WORD.findall(folded))
 

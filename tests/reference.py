@@ -221,8 +221,9 @@ class Filters:
 # --- text as the index sees it -------------------------------------------------------------
 
 def fold(text: str) -> str:
-    """Lower case, Unicode compatibility forms and accents folded (as the analyzer does)."""
-    return unicodedata.normalize("NFKC", text.lower()).translate(accent_map)
+    """Lower case, Unicode compatibility forms and accents folded (as the analyzer does),
+    and the combining dot that lower-casing İ leaves."""
+    return unicodedata.normalize("NFKC", text.lower()).translate(accent_map).replace("\u0307", "")
 
 
 def compound_parts(word: str) -> list[str]:

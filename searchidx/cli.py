@@ -273,9 +273,7 @@ def search(ctx, query, source, tag, author, since, until, sort, limit, page, inc
         page=page, per_page=limit, include_hidden=include_hidden, facets=as_json or timeline,
     )
     with _stdout():
-        if timeline and not as_json:
-            _print_timeline(results.facets["month"], results.first)
-        elif as_json:
+        if as_json:
             _print_json(results.to_json())
         else:
             if results.notice:
@@ -284,10 +282,15 @@ def search(ctx, query, source, tag, author, since, until, sort, limit, page, inc
                 click.echo(f"also searched: {results.also_searched}", err=True)
             if results.suggestion:
                 click.echo(f"Did you mean: {results.suggestion}", err=True)
-            first = (page - 1) * limit
-            for number, hit in enumerate(results.hits, first + 1):
-                _print_hit(number, hit)
-            shown = f"{first + 1}-{first + len(results.hits)} of " if results.hits else ""
+            shown = ""
+            if timeline:
+                _print_timeline(results.facets["month"], results.first)
+            else:
+                first = (page - 1) * limit
+                for number, hit in enumerate(results.hits, first + 1):
+                    _print_hit(number, hit)
+                if results.hits:
+                    shown = f"{first + 1}-{first + len(results.hits)} of "
             posts = "post" if results.total == 1 else "posts"
             click.echo(f"{shown}{results.total} {posts} ({results.seconds * 1000:.0f} ms)",
                        err=True)

@@ -43,6 +43,13 @@ def test_the_months_are_the_posts_dates(tmp_path, write_post) -> None:
         "2021-01  ████████████████████ 1", "2023-04  ████████████████████████████████████████ 2",
         "2023-06  ████████████████████ 1", "first mentioned: 2021-01-01  Zyxtime 2021-01-01  "
         f"(id {index.search('zyxtime', sort='oldest').hits[0].id})"]
+    # what the hits' listing says on stderr, the timeline says too: the count (undated
+    # posts included) and any suggestion
+    assert re.fullmatch(r"5 posts \(\d+ ms\)\n", drawn.stderr)
+    typo = CliRunner().invoke(cli, ["--index", str(index.path), "search", "zyxtimr",
+                                    "--timeline"])
+    assert typo.exit_code == 1
+    assert typo.stderr.splitlines()[0] == "Did you mean: zyxtime"
     first = index.search("zyxtime").first  # the earliest match, whatever the order shown
     assert (first.title, first.date.year) == ("Zyxtime 2021-01-01", 2021)
     assert index.search("zyxtime", facets=False).first is None

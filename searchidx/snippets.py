@@ -1,4 +1,4 @@
-"""A snippet is the passage of a post's body (else its summary) that best shows the query's
+"""A snippet is the passage of a post's body or summary that best shows the query's
 words, a phrase counting as a whole, cut on word boundaries, with "…" where text is left
 out. Matches are found by the analyzer that indexed the text (`ResearchAnalyzer.word`),
 so a stem (quantization -> "quantize"), a compound's parts or joined form (GPT-4, gpt4)
@@ -206,10 +206,11 @@ def _weight(key: object) -> int:
     return len(key) + 1 if isinstance(key, tuple) else 1
 
 
-def _best_passage(matches: list[tuple[int, int, object]], size: int) -> tuple[int, int]:
+def _best_passage(matches: list[tuple[int, int, object]], size: int
+                  ) -> tuple[tuple[int, int], tuple[int, int]]:
     """(start of the first, end of the last) of the run of matches that fits in `size`
-    characters and shows the most: distinct terms and phrases first (weighted by
-    `_weight`), then more matches; the earliest of equals."""
+    characters and shows the most, and what it shows: (distinct terms and phrases,
+    weighted by `_weight`; matches), compared in that order. The earliest of equals."""
     best, best_score = (matches[0][0], matches[0][1]), (0, 0)
     for i, (start, _end, _key) in enumerate(matches):
         keys: set[object] = set()
@@ -223,7 +224,7 @@ def _best_passage(matches: list[tuple[int, int, object]], size: int) -> tuple[in
         score = (sum(_weight(key) for key in keys), count)
         if score > best_score:
             best, best_score = (start, last_end), score
-    return best
+    return best, best_score
 
 
 def _cuts(text: str, lo: int, hi: int, *, ends: bool) -> list[int]:
@@ -318,16 +319,17 @@ def _passage_spans(text: str, begin: int, end: int,
     return tuple((piece, is_match) for piece, is_match in joined if piece)
 
 
-def _snippet(text: str, wanted: Wanted, analyzer,
-             size: int = SNIPPET_CHARS) -> tuple[tuple[str, bool], ...]:
-    """The passage of `text` that best shows the wanted words, or () if it shows none."""
+def _snippet(text: str, wanted: Wanted, analyzer, size: int = SNIPPET_CHARS
+             ) -> tuple[tuple[int, int], tuple[tuple[str, bool], ...]]:
+    """The passage of `text` that best shows the wanted words, and what it shows (see
+    `_best_passage`); ((0, 0), ()) if it shows none."""
     matches = _matches(text, wanted, analyzer)
     if not matches:
-        return ()
-    first, last = _best_passage(matches, size)
+        return (0, 0), ()
+    (first, last), shows = _best_passage(matches, size)
     begin, end = _passage_bounds(text, first, last, size)
     marks = [(start, stop) for start, stop, _key in matches if start >= begin and stop <= end]
-    return _passage_spans(text, begin, end, marks)
+    return shows, _passage_spans(text, begin, end, marks)
 
 
 def _lead(text: str, size: int = SNIPPET_CHARS) -> tuple[tuple[str, bool], ...]:
@@ -342,11 +344,14 @@ def _lead(text: str, size: int = SNIPPET_CHARS) -> tuple[tuple[str, bool], ...]:
 
 def snippet_spans(body: str, summary: str, wanted: dict[str, Wanted],
                   analyzer) -> tuple[tuple[str, bool], ...]:
-    """A hit's snippet as (text, is_match) pieces: the best passage of its body, else of
-    its summary, else the opening of either."""
+    """A hit's snippet as (text, is_match) pieces: the best passage of its body, or of its
+    summary when that shows more of the query (a post whose body names the query's words
+    only in passing, or in a link, may say what it is about in its summary); else the
+    opening of either."""
+    best_shows, best = (0, 0), ()
     for name, text in (("body", body), ("summary", summary)):
         if text and name in wanted:
-            spans = _snippet(text, wanted[name], analyzer)
-            if spans:
-                return spans
-    return _lead(summary or body)
+            shows, spans = _snippet(text, wanted[name], analyzer)
+            if shows > best_shows:
+                best_shows, best = shows, spans
+    return best or _lead(summary or body)

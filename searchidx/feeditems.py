@@ -26,7 +26,7 @@ import markdownify
 import nh3
 import yaml
 
-from searchidx.posts import html_to_text, parse_date, title_text
+from searchidx.posts import html_to_text, is_placeholder_date, parse_date, title_text
 
 DESCRIPTION_CHARS = 1000  # a description longer than this is a copy of the content
 SUMMARY_CHARS = 300
@@ -156,10 +156,11 @@ def _entry_date(entry) -> datetime | None:
 
 
 def _plausible(value: datetime | None) -> datetime | None:
-    """None for the placeholders feeds write for "no date": Hugo's year 1, the Unix epoch."""
-    if value is None or value.year < 1900 or value.timestamp() == 0:
+    """A UTC date as naive UTC; None for a placeholder (posts.is_placeholder_date)."""
+    if value is None:
         return None
-    return value.replace(tzinfo=None)
+    naive = value.astimezone(UTC).replace(tzinfo=None)
+    return None if is_placeholder_date(naive) else naive
 
 
 def _entry_thumbnail(entry, feed_url: str) -> str:

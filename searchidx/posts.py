@@ -158,7 +158,7 @@ def parse_post(
         summary=summary_text(_as_text(get("summary"))),
         body=body,
         markdown=markdown,
-        date=parse_date(date_value) or date_from_filename(path),
+        date=_post_date(date_value, path),
         source=_as_text(get("source")),
         url=_as_text(get("url")),
         tags=_as_list(get("tags")),
@@ -271,6 +271,27 @@ def _naive_utc(value: datetime) -> datetime | None:
     if not 1 <= value.year <= 9998:
         return None
     return value.replace(tzinfo=None)
+
+
+# What fetchers write for "no date": the Unix epoch; midnight of 1 January 2000 (244
+# raisex-ai-news posts carry it, beside the placeholder url https://example.com); and any
+# year before 1900 (Hugo's and Go's year 1).
+_PLACEHOLDER_DATES = frozenset({datetime(1970, 1, 1), datetime(2000, 1, 1)})
+
+
+def is_placeholder_date(value: datetime) -> bool:
+    """Whether a date (naive UTC) stands for "unknown" rather than for a day."""
+    return value.year < 1900 or value in _PLACEHOLDER_DATES
+
+
+def _post_date(value: object, path: str) -> datetime | None:
+    """The frontmatter's date, else the file name's (Jekyll's 2021-07-14-mappo.md). A
+    placeholder date says the date is unknown, and the file name is not asked: the
+    archive that has them names its files by the day they were fetched."""
+    parsed = parse_date(value)
+    if parsed is not None and is_placeholder_date(parsed):
+        return None
+    return parsed or date_from_filename(path)
 
 
 def date_from_filename(path: str) -> datetime | None:

@@ -38,8 +38,9 @@ if TYPE_CHECKING:  # posts.py imports the frontmatter and markdown parsers: not 
     from searchidx.posts import Post
 
 
-# Bump when fields or analyzers change: older indexes are then rebuilt, not misread.
-SCHEMA_VERSION = 10
+# Bump when fields, analyzers or what a post is read as change: older indexes are then
+# rebuilt, not misread (a re-sync does not read a file again that has not changed).
+SCHEMA_VERSION = 11
 
 # Words, with research tokens kept whole: GPT-4, state-of-the-art, GPT-3.5, C++, C#.
 WORD_PATTERN = r"\w+(?:['’]\w+)?(?:[-./+]\w+(?:['’]\w+)?)*(?:\+\+|#)?"

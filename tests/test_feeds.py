@@ -504,7 +504,9 @@ def test_odd_members_and_impossible_dates_are_read_as_missing(server, index_dir,
         {"guid": "d0", "title": "Year zero", "date": "Sat, 01 Jan 0000 00:00:00 +0500",
          "html": "<p>Zero.</p>"},
         {"guid": "d9", "title": "Year nine thousand", "date": "Fri, 31 Dec 9999 23:59:59 -0500",
-         "html": "<p>Far.</p>"}])
+         "html": "<p>Far.</p>"},
+        {"guid": "d2", "title": "Placeholder", "date": "Sat, 01 Jan 2000 00:00:00 +0000",
+         "html": "<p>Unknown.</p>"}])
     feeds.add_feed(index_dir, server.serve("/odd.json", odd_json,
                                            content_type="application/feed+json"))
     feeds.add_feed(index_dir, server.serve("/far.xml", odd_rss))
@@ -512,10 +514,11 @@ def test_odd_members_and_impossible_dates_are_read_as_missing(server, index_dir,
         {"version": "https://jsonfeed.org/version/1", "items": 5}),
         content_type="application/feed+json"))
     report = feeds.fetch(index_dir, archive, limits=FAST)
-    assert [(len(f.new), f.failed) for f in report.feeds] == [(1, None), (2, None), (0, None)]
+    assert [(len(f.new), f.failed) for f in report.feeds] == [(1, None), (3, None), (0, None)]
     posts = {read_post(path).title: read_post(path) for path in posts_in(archive)}
     assert posts["Odd members"].tags == () and posts["Odd members"].authors == ()
     assert posts["Year zero"].date is None and posts["Year nine thousand"].date is None
+    assert posts["Placeholder"].date is None
 
 
 def test_a_changed_item_rewrites_only_a_file_nobody_edited(server, index_dir, archive):

@@ -81,6 +81,26 @@ def test_no_date_and_no_prefix_is_none_never_now(tmp_path, write_post) -> None:
     assert read_post(impossible).date is None
 
 
+@pytest.mark.parametrize("value", [
+    '"2000-01-01T00:00:00.000Z"', "2000-01-01", '"Thu, 01 Jan 1970 00:00:00 +0000"',
+    '"0001-01-01T00:00:00Z"', "1899-12-31",
+])
+def test_a_placeholder_date_leaves_the_post_undated(tmp_path, write_post, value) -> None:
+    # The file name's date is not used instead: the archive that writes such dates names
+    # its files by the day it fetched them.
+    path = write_post(tmp_path, "2025-06-21-x.md", f"title: T\npubDate: {value}", "Body.")
+    assert read_post(path).date is None
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ('"2000-01-01T09:30:00Z"', datetime(2000, 1, 1, 9, 30)),
+    ('"Fri, 02 Jan 1970 00:00:00 +0000"', datetime(1970, 1, 2)),
+])
+def test_a_day_next_to_a_placeholder_is_a_date(tmp_path, write_post, value, expected) -> None:
+    path = write_post(tmp_path, "post.md", f"title: T\npubDate: {value}", "Body.")
+    assert read_post(path).date == expected
+
+
 # --- field aliases ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("key", ["description", "excerpt"])

@@ -344,12 +344,13 @@ def _lead(text: str, size: int = SNIPPET_CHARS) -> tuple[tuple[str, bool], ...]:
 
 def snippet_spans(body: str, summary: str, wanted: dict[str, Wanted],
                   analyzer) -> tuple[tuple[str, bool], ...]:
-    """A hit's snippet as (text, is_match) pieces: the best passage of its body, or of its
-    summary when that shows more of the query (a post whose body names the query's words
-    only in passing, or in a link, may say what it is about in its summary); else the
-    opening of either."""
+    """A hit's snippet as (text, is_match) pieces: the best passage of its summary, or of
+    its body when that shows more of the query; else the opening of either. The summary
+    is the post's own account of itself (search engines show a page's description when it
+    holds the query for the same reason), and a body may name the query's words only in
+    passing or in a link's path (a digest's one line pointing at its archived HTML)."""
     best_shows, best = (0, 0), ()
-    for name, text in (("body", body), ("summary", summary)):
+    for name, text in (("summary", summary), ("body", body)):
         if text and name in wanted:
             shows, spans = _snippet(text, wanted[name], analyzer)
             if shows > best_shows:

@@ -156,10 +156,10 @@ def test_snippet_html_escapes_and_marks(tmp_path, write_post) -> None:
     assert "2 &lt; 3 then a <mark>pelican</mark> &amp; a cormorant" in hit.snippet_html
 
 
-def test_the_summary_is_shown_when_it_shows_more_of_the_query(tmp_path, write_post) -> None:
+def test_the_summary_is_shown_unless_the_body_shows_more(tmp_path, write_post) -> None:
     # An archived digest whose body names the query's words only in a link's path: the
     # summary, which holds the phrase and every word, is the snippet. Where the body
-    # shows as much as the summary, the body is.
+    # shows more than the summary, the body is.
     archive = tmp_path / "archive"
     write_post(archive, "digest.md", {
         "title": "Weekly digest", "date": "2024-05-01",
@@ -167,8 +167,12 @@ def test_the_summary_is_shown_when_it_shows_more_of_the_query(tmp_path, write_po
         filler(5) + " Served from /archive/mixture-routing.html. " + filler(5, 5))
     write_post(archive, "essay.md", {
         "title": "Essay", "date": "2024-05-02",
-        "summary": "About a mixture of experts."},
+        "summary": "About experts."},
         filler(5) + " We train a mixture of experts on weather. " + filler(5, 5))
+    write_post(archive, "tie.md", {
+        "title": "Tie", "date": "2024-05-03",
+        "summary": "Routing in a mixture of experts, measured."},
+        filler(5) + " The mixture of experts routes tokens. " + filler(5, 5))
     indexer.update(tmp_path / "index", [archive])
     index = Index.open(tmp_path / "index")
     hits = {hit.title: hit for hit in index.search('"mixture of experts"').hits}
@@ -176,3 +180,4 @@ def test_the_summary_is_shown_when_it_shows_more_of_the_query(tmp_path, write_po
                                              "routing.")
     assert marked(hits["Weekly digest"]) == ["mixture of experts"]
     assert "weather" in hits["Essay"].snippet and marked(hits["Essay"]) == ["mixture of experts"]
+    assert hits["Tie"].snippet == "Routing in a mixture of experts, measured."

@@ -420,7 +420,8 @@ def _print_stats(info) -> None:
     click.echo(f"posts:      {info.posts} ({info.hidden} hidden, {info.duplicates} share a url)")
     first = info.first_date.date().isoformat() if info.first_date else "-"
     last = info.last_date.date().isoformat() if info.last_date else "-"
-    click.echo(f"dates:      {first} to {last}")
+    click.echo(f"dates:      {first} to {last}" + (f" ({info.undated} undated)"
+                                                     if info.undated else ""))
     click.echo(f"index size: {info.index_bytes / 1e6:.1f} MB, updated {info.updated_at or '-'}")
     click.echo(f"roots:      {', '.join(info.roots) or '-'}")
     if info.unreadable:

@@ -167,6 +167,7 @@ class Stats:
     sources: dict[str, int]
     first_date: datetime | None
     last_date: datetime | None
+    undated: int  # posts with no date, or a placeholder for one (posts.is_placeholder_date)
     duplicates: int  # posts that share their url with another post
     hidden: int
     index_bytes: int
@@ -179,7 +180,7 @@ class Stats:
         return {
             "posts": self.posts, "sources": self.sources,
             "first_date": _iso(self.first_date), "last_date": _iso(self.last_date),
-            "duplicates": self.duplicates, "hidden": self.hidden,
+            "undated": self.undated, "duplicates": self.duplicates, "hidden": self.hidden,
             "index_bytes": self.index_bytes, "updated_at": self.updated_at, "roots": self.roots,
             "unreadable": self.unreadable,
         }

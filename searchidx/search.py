@@ -352,11 +352,13 @@ class Index:
             first = from_stored(searcher.stored_fields(oldest))["date"]
             last = from_stored(searcher.stored_fields(newest))["date"]
         store = view.store
+        posts = searcher.doc_count()
         return Stats(
-            posts=searcher.doc_count(),
+            posts=posts,
             sources=snapshot.source.counts(np.flatnonzero(snapshot.live)),
             first_date=first,
             last_date=last,
+            undated=posts - len(dated),
             duplicates=snapshot.copies_count(),
             hidden=int(snapshot.matching(query.Term("hidden", True)).sum()),
             index_bytes=sum(p.stat().st_size for p in self.path.iterdir() if p.is_file()),

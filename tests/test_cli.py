@@ -18,7 +18,7 @@ from searchidx.cli import cli
 
 HIT_KEYS = {"id", "path", "title", "url", "link", "source", "date", "tags", "authors", "score",
             "snippet", "duplicates"}
-STATS_KEYS = {"posts", "sources", "first_date", "last_date", "duplicates", "hidden",
+STATS_KEYS = {"posts", "sources", "first_date", "last_date", "undated", "duplicates", "hidden",
               "index_bytes", "updated_at", "roots", "unreadable"}
 REPORT_KEYS = {"added", "updated", "removed", "unchanged", "skipped", "notices", "seconds"}
 
@@ -154,7 +154,7 @@ def test_stats_json(run, corpus_dir) -> None:
     data = _json(run("stats", "--json"))
     assert set(data) == STATS_KEYS
     assert (data["posts"], data["duplicates"], data["hidden"]) == (48, 2, 1)
-    assert data["first_date"] == "2015-11-09T08:00:00Z"
+    assert data["first_date"] == "2015-11-09T08:00:00Z" and data["undated"] == 1
     assert data["roots"] == [str(corpus_dir)]
 
 
@@ -162,6 +162,7 @@ def test_stats_text(run) -> None:
     result = run("stats")
     assert result.exit_code == 0
     assert "posts:      48 (1 hidden, 2 share a url)" in result.stdout
+    assert "dates:      2015-11-09 to 2026-03-09 (1 undated)" in result.stdout
 
 
 def test_no_color_env_strips_ansi(run) -> None:

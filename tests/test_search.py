@@ -508,6 +508,7 @@ def test_stats(corpus_index, corpus_dir) -> None:
     assert len(stats.sources) == 16 and stats.sources["DeepMind Blog"] == 13
     assert stats.first_date == datetime(2015, 11, 9, 8, 0)
     assert stats.last_date == datetime(2026, 3, 9, 9, 0)
+    assert stats.undated == 1  # undated-notes-on-scaling-laws.md
     assert stats.index_bytes > 0
     assert stats.roots == [str(corpus_dir)]
     assert stats.updated_at

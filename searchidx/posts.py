@@ -285,13 +285,13 @@ def is_placeholder_date(value: datetime) -> bool:
 
 
 def _post_date(value: object, path: str) -> datetime | None:
-    """The frontmatter's date, else the file name's (Jekyll's 2021-07-14-mappo.md). A
-    placeholder date says the date is unknown, and the file name is not asked: the
-    archive that has them names its files by the day they were fetched."""
+    """The frontmatter's date, else the file name's (Jekyll's 2021-07-14-mappo.md): a
+    placeholder date counts as none. (The 244 raisex-ai-news posts with a placeholder
+    have their day in their file name: 2017-05-24-openai-baselines-dqn.md.)"""
     parsed = parse_date(value)
-    if parsed is not None and is_placeholder_date(parsed):
-        return None
-    return parsed or date_from_filename(path)
+    if parsed is None or is_placeholder_date(parsed):
+        return date_from_filename(path)
+    return parsed
 
 
 def date_from_filename(path: str) -> datetime | None:

@@ -85,10 +85,11 @@ def test_no_date_and_no_prefix_is_none_never_now(tmp_path, write_post) -> None:
     '"2000-01-01T00:00:00.000Z"', "2000-01-01", '"Thu, 01 Jan 1970 00:00:00 +0000"',
     '"0001-01-01T00:00:00Z"', "1899-12-31",
 ])
-def test_a_placeholder_date_leaves_the_post_undated(tmp_path, write_post, value) -> None:
-    # The file name's date is not used instead: the archive that writes such dates names
-    # its files by the day it fetched them.
-    path = write_post(tmp_path, "2025-06-21-x.md", f"title: T\npubDate: {value}", "Body.")
+def test_a_placeholder_date_counts_as_none(tmp_path, write_post, value) -> None:
+    # as when there is no date: the file name's, if it has one
+    path = write_post(tmp_path, "2017-05-24-x.md", f"title: T\npubDate: {value}", "Body.")
+    assert read_post(path).date == datetime(2017, 5, 24)
+    path = write_post(tmp_path, "x.md", f"title: T\npubDate: {value}", "Body.")
     assert read_post(path).date is None
 
 

@@ -147,8 +147,7 @@ def test_real_archives_links_feed_ids_and_stubs(tmp_path) -> None:
     assert indexer.update(tmp_path / "index", roots).added > 3000
     idx, client = Index.open(tmp_path / "index"), create_app(tmp_path / "index").test_client()
 
-    # Every post, newest first; the posts with a placeholder url (raisex's 244, undated:
-    # their date is a placeholder too) come last.
+    # Every post, newest first, and those with a placeholder url (raisex's 244)
     hits, page = [], 1
     while True:
         results = idx.search("", per_page=100, page=page, snippets=False, facets=False)
@@ -156,14 +155,13 @@ def test_real_archives_links_feed_ids_and_stubs(tmp_path) -> None:
         if page >= results.pages:
             break
         page += 1
-    last_pages = (results.pages - 1, results.pages)
     placeholder_titles = [hit.title for hit in hits if hit.url and not identifies_post(hit.url)]
     assert len(placeholder_titles) > 20
     # a query that finds ten of them (within the 125 words a query is cut to)
     titled = " OR ".join('title:"' + title.replace('"', " ") + '"'
                          for title in placeholder_titles[:10])
 
-    for query, pages in (("", (1, 2, *last_pages)), (titled, (1,)), ("model", (1, 2)),
+    for query, pages in (("", (1, 2)), (titled, (1,)), ("model", (1, 2)),
                          ("vision language", (1, 2))):
         for page in pages:
             html = client.get("/", query_string={"q": query, "per_page": 100, "page": page}).data

@@ -6,6 +6,9 @@
     source = ["publisher", "provider.name"]
     tags = "labels"
 
+    [defaults]                            # what a post that has none of a field's keys gets
+    source = "BAIR Blog"
+
     [synonyms]                            # acronyms, added to the built-in ones (synonyms.py)
     SAE = ["sparse autoencoder"]
 
@@ -35,12 +38,16 @@ DEFAULT_EXTENSIONS = (".md", ".markdown")
 class Config:
     aliases: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_ALIASES))
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
+    # field -> a value (a string, or a list of them) for posts that have none: an archive
+    # whose posts do not name their blog (a Jekyll site's _posts) can still be a source
+    defaults: dict[str, str | list[str]] = field(default_factory=dict)
 
     @cached_property
     def digest(self) -> str:
         """What a post was read with, recorded beside it: when the configuration of its
         archive changes, the post is read again (its own text being unchanged)."""
-        settings = json.dumps([sorted(self.aliases.items()), self.extensions])
+        settings = json.dumps([sorted(self.aliases.items()), self.extensions,
+                               sorted(self.defaults.items())])
         return hashlib.sha1(settings.encode()).hexdigest()[:16]
 
 
@@ -51,23 +58,37 @@ def load_config(path: Path | None) -> Config:
     data = _read(path)
 
     aliases = dict(DEFAULT_ALIASES)
-    fields = data.get("fields", {})
-    if not isinstance(fields, dict):
-        raise SearchIdxError(f"{path}: [fields] must be a table of field = [keys]")
-    for name, keys in fields.items():
-        if name not in DEFAULT_ALIASES:
-            known = ", ".join(DEFAULT_ALIASES)
-            raise SearchIdxError(f"{path}: unknown field {name!r} in [fields] (known: {known})")
+    for name, keys in _field_table(path, data, "fields", "field = [keys]"):
         keys = [keys] if isinstance(keys, str) else keys
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise SearchIdxError(f"{path}: [fields] {name} must be a key or a list of keys")
         aliases[name] = tuple(keys) + tuple(k for k in DEFAULT_ALIASES[name] if k not in keys)
 
+    defaults = {}
+    for name, value in _field_table(path, data, "defaults", 'field = "value"'):
+        if not (isinstance(value, str) or isinstance(value, list)
+                and all(isinstance(v, str) for v in value)):
+            raise SearchIdxError(f"{path}: [defaults] {name} must be a text or a list of texts")
+        defaults[name] = value
+
     extensions = data.get("extensions", list(DEFAULT_EXTENSIONS))
     if not isinstance(extensions, list) or not all(isinstance(e, str) for e in extensions):
         raise SearchIdxError(f"{path}: extensions must be a list like ['.md']")
     extensions = tuple(e if e.startswith(".") else f".{e}" for e in extensions)
-    return Config(aliases=aliases, extensions=tuple(e.lower() for e in extensions))
+    return Config(aliases=aliases, extensions=tuple(e.lower() for e in extensions),
+                  defaults=defaults)
+
+
+def _field_table(path: Path, data: dict, table: str, shape: str) -> list[tuple[str, object]]:
+    """The (field, value) pairs of a table keyed by post fields, each field checked."""
+    values = data.get(table, {})
+    if not isinstance(values, dict):
+        raise SearchIdxError(f"{path}: [{table}] must be a table of {shape}")
+    for name in values:
+        if name not in DEFAULT_ALIASES:
+            known = ", ".join(DEFAULT_ALIASES)
+            raise SearchIdxError(f"{path}: unknown field {name!r} in [{table}] (known: {known})")
+    return list(values.items())
 
 
 def _read(path: Path) -> dict:

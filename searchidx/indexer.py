@@ -96,6 +96,7 @@ class _Scope(NamedTuple):  # one per root scanned
     name: str  # the archive folder's name, which starts a post's key
     inside: int  # where a path's part below that folder starts
     aliases: dict[str, tuple[str, ...]]
+    defaults: dict[str, str | list[str]]
     config: str  # Config.digest: a post is read again when its configuration changes
 
 
@@ -111,10 +112,6 @@ class _Candidate(NamedTuple):  # one per file found: a tuple, the fastest to mak
     def key(self) -> str:
         """Archive folder name + path inside it: what the post id is made from."""
         return self.own_key or _key(self.scope, self.path)
-
-    @property
-    def aliases(self) -> dict[str, tuple[str, ...]]:
-        return self.scope.aliases
 
     @property
     def config(self) -> str:
@@ -355,7 +352,8 @@ def _scan(followed: list[Root], report: IndexReport) -> Iterator[_Candidate]:
     for root in sorted(followed, key=lambda root: (-len(root.path.parts), str(root.path))):
         folder = root.folder
         config = load_config(root.config_file)
-        scope = _Scope(folder.name, len(os.path.join(folder, "")), config.aliases, config.digest)
+        scope = _Scope(folder.name, len(os.path.join(folder, "")), config.aliases,
+                       config.defaults, config.digest)
         name_shared = names[folder.name] > 1
         for path, st in _walk(root.path, config, report, root_paths - {str(root.path)}):
             if (st.st_dev, st.st_ino) in seen:
@@ -824,7 +822,7 @@ def _parse_batch(batch: list[_Candidate]) -> list[Post | PostError]:
 
 def _parse_one(cand: _Candidate) -> Post | PostError:
     try:
-        post = read_post(cand.path, cand.aliases, cand.key)
+        post = read_post(cand.path, cand.scope.aliases, cand.key, cand.scope.defaults)
     except PostError as exc:
         return exc
     except RecursionError:

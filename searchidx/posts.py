@@ -102,16 +102,18 @@ def read_post(
     path: str | Path,
     aliases: Mapping[str, tuple[str, ...]] = DEFAULT_ALIASES,
     key: str | None = None,
+    defaults: Mapping[str, object] | None = None,
 ) -> Post:
     """Read and parse one post file. Raises PostError with the reason if it cannot.
-    `key` names the post for its id; by default its absolute path."""
+    `key` names the post for its id; by default its absolute path. `defaults`: a value
+    per field for a post that has none under any of the field's keys (`aliases`)."""
     path = Path(path).absolute()
     shown = str(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise PostError(shown, f"cannot be read ({exc.strerror or exc})") from exc
-    return parse_post(shown, data, aliases, key)
+    return parse_post(shown, data, aliases, key, defaults)
 
 
 def parse_post(
@@ -119,8 +121,9 @@ def parse_post(
     data: bytes,
     aliases: Mapping[str, tuple[str, ...]] = DEFAULT_ALIASES,
     key: str | None = None,
+    defaults: Mapping[str, object] | None = None,
 ) -> Post:
-    """Parse the bytes of a post file found at `path`."""
+    """Parse the bytes of a post file found at `path` (see `read_post`)."""
     if not data.strip():
         raise PostError(path, "file is empty")
     if len(data) > MAX_FILE_BYTES:
@@ -147,7 +150,7 @@ def parse_post(
             value = _lookup(meta, key)
             if value not in (None, "", [], {}):
                 return value
-        return None
+        return (defaults or {}).get(name)
 
     body = markdown_to_text(markdown)
     title = title_text(_as_text(get("title"))) or _first_heading(markdown) or Path(path).stem

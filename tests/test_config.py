@@ -41,6 +41,9 @@ def test_extensions_get_a_dot_and_are_lowercased(tmp_path) -> None:
         ("[fields]\nsource = 3\n", "must be a key or a list"),
         ('fields = "source"\n', "must be a table"),
         ('extensions = ".md"\n', "extensions must be a list"),
+        ('[defaults]\nblog = "x"\n', "unknown field 'blog' in [defaults]"),
+        ("[defaults]\nsource = 3\n", "[defaults] source must be a text or a list of texts"),
+        ('defaults = "x"\n', "[defaults] must be a table"),
     ],
 )
 def test_bad_config_is_an_error_naming_the_file(tmp_path, text: str, message: str) -> None:
@@ -63,3 +66,25 @@ def test_archive_config_is_used_by_the_indexer(tmp_path, write_post) -> None:
     assert report.added == 2  # c.markdown is not a post under this config
     results = Index.open(tmp_path / "index").search("", source=["Weekly Digest"])
     assert sorted(hit.title for hit in results.hits) == ["Alpha", "Beta"]
+
+
+def test_defaults_fill_what_a_post_does_not_say(tmp_path, write_post) -> None:
+    # A Jekyll archive's posts do not name their blog: [defaults] gives them a source, so
+    # the source filter and facet reach them; a post that names its own keeps it.
+    archive = tmp_path / "archive"
+    write_post(archive, "a.md", {"title": "Alpha"}, "alpha words")
+    write_post(archive, "b.md", {"title": "Beta", "source": "Guest Blog"}, "beta words")
+    config = archive / "searchidx.toml"
+    config.write_text('[defaults]\nsource = "Lab Blog"\ntags = ["lab", "archive"]\n')
+    indexer.update(tmp_path / "index", [archive])
+    index = Index.open(tmp_path / "index")
+    hits = {hit.title: hit for hit in index.search("").hits}
+    assert (hits["Alpha"].source, hits["Alpha"].tags) == ("Lab Blog", ("lab", "archive"))
+    assert hits["Beta"].source == "Guest Blog"
+    assert [hit.title for hit in index.search("", source=["lab blog"]).hits] == ["Alpha"]
+    assert index.search("").facets["source"] == {"Guest Blog": 1, "Lab Blog": 1}
+
+    config.write_text('[defaults]\nsource = "BAIR Blog"\n')  # the files unchanged: re-read
+    report = indexer.update(tmp_path / "index", [archive])
+    assert report.updated == 2
+    assert Index.open(tmp_path / "index").search("alpha").hits[0].source == "BAIR Blog"

@@ -32,14 +32,17 @@ from searchidx.schema import WORD_PATTERN
 
 CONFIG_NAME = "searchidx.toml"
 DEFAULT_EXTENSIONS = (".md", ".markdown")
+DEFAULTABLE_FIELDS = ("source", "tags", "authors")  # `[defaults]`: see Config.defaults
 
 
 @dataclass(frozen=True)
 class Config:
     aliases: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_ALIASES))
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS
-    # field -> a value (a string, or a list of them) for posts that have none: an archive
-    # whose posts do not name their blog (a Jekyll site's _posts) can still be a source
+    # name field -> a value (a string, or a list of them) for posts that have none: an
+    # archive whose posts do not name their blog (a Jekyll site's _posts) can still be a
+    # source. Only names: a default title or date would hide the first heading or the
+    # file name's date, which say more about one post than a value for all of them.
     defaults: dict[str, str | list[str]] = field(default_factory=dict)
 
     @cached_property
@@ -66,6 +69,9 @@ def load_config(path: Path | None) -> Config:
 
     defaults = {}
     for name, value in _field_table(path, data, "defaults", 'field = "value"'):
+        if name not in DEFAULTABLE_FIELDS:
+            raise SearchIdxError(f"{path}: [defaults] {name}: only "
+                                 f"{', '.join(DEFAULTABLE_FIELDS)} can have a default")
         if not (isinstance(value, str) or isinstance(value, list)
                 and all(isinstance(v, str) for v in value)):
             raise SearchIdxError(f"{path}: [defaults] {name} must be a text or a list of texts")

@@ -159,7 +159,7 @@ def _plausible(value: datetime | None) -> datetime | None:
     """A UTC date as naive UTC; None for a placeholder (posts.is_placeholder_date)."""
     if value is None:
         return None
-    naive = value.astimezone(UTC).replace(tzinfo=None)
+    naive = value.replace(tzinfo=None)
     return None if is_placeholder_date(naive) else naive
 
 

@@ -167,7 +167,7 @@ class Stats:
     sources: dict[str, int]
     first_date: datetime | None
     last_date: datetime | None
-    undated: int  # posts with no date, or a placeholder for one (posts.is_placeholder_date)
+    undated: int  # posts with no date (none, or a placeholder, and none in the file name)
     duplicates: int  # posts that share their url with another post
     hidden: int
     index_bytes: int

@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # posts.py imports the frontmatter and markdown parsers: not 
 
 # Bump when fields, analyzers or what a post is read as change: older indexes are then
 # rebuilt, not misread (a re-sync does not read a file again that has not changed).
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 # Words, with research tokens kept whole: GPT-4, state-of-the-art, GPT-3.5, C++, C#.
 WORD_PATTERN = r"\w+(?:['’]\w+)?(?:[-./+]\w+(?:['’]\w+)?)*(?:\+\+|#)?"
@@ -199,11 +199,6 @@ class ResearchAnalyzer(Tokenizer):
         cache = getattr(self, "_terms", None)
         if cache is None:
             self._stopwords = stopwords_for_language("en") if self.stop else frozenset()
-            # One stemmer object must not be used by two threads at once (PyStemmer's
-            # documentation); a server's threads share this analyzer. Its own cache is
-            # off: ours holds every word's terms.
-            self._stemmer = Stemmer.Stemmer("english", 0) if self.stem else None
-            self._stemmer_lock = threading.Lock()
             cache = self._terms = _TermCache(self._analyse)
         return cache
 
@@ -244,9 +239,16 @@ class ResearchAnalyzer(Tokenizer):
             return piece, True
         if not self.stem:
             return piece, False
-        with self._stemmer_lock:
-            return self._stemmer.stemWord(piece), False
+        with _STEMMER_LOCK:
+            return _STEMMER.stemWord(piece), False
 
+
+# Snowball's English stemmer, one for the process: a PyStemmer object must not be used by
+# two threads at once (its documentation), and a server's threads share the analyzers.
+# Only words not yet in an analyzer's cache reach it, so the lock is rarely waited on; its
+# own cache is off, as the analyzers' hold every word.
+_STEMMER = Stemmer.Stemmer("english", 0)
+_STEMMER_LOCK = threading.Lock()
 
 # Accents folded as Whoosh folds them, and the combining dot that lower-casing the Turkish
 # İ leaves after its i ("İstanbul".lower() is "i̇stanbul", which "istanbul" would not find).

@@ -412,9 +412,11 @@ def spelled_runs(children: Sequence[Node]) -> list[tuple[int, int, str]]:
 
 
 def meta_words(text: str) -> tuple[str, ...]:
-    """The words of a source, tag or author name, case-, width- and accent-folded. A
-    hyphenated name is one word: `Reinforcement-Learning` -> (reinforcement-learning,)."""
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(accent_map)
+    """The words of a source, tag or author name, case-, width- and accent-folded (and
+    the dot lower-casing İ leaves). A hyphenated name is one word:
+    `Reinforcement-Learning` -> (reinforcement-learning,)."""
+    folded = (unicodedata.normalize("NFKC", text).casefold().translate(accent_map)
+              .replace("\u0307", ""))
     return tuple(_WORD.findall(folded))
 
 

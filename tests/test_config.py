@@ -43,6 +43,7 @@ def test_extensions_get_a_dot_and_are_lowercased(tmp_path) -> None:
         ('extensions = ".md"\n', "extensions must be a list"),
         ('[defaults]\nblog = "x"\n', "unknown field 'blog' in [defaults]"),
         ("[defaults]\nsource = 3\n", "[defaults] source must be a text or a list of texts"),
+        ('[defaults]\ndate = "2020-01-01"\n', "[defaults] date: only source, tags, authors"),
         ('defaults = "x"\n', "[defaults] must be a table"),
     ],
 )
@@ -73,14 +74,17 @@ def test_defaults_fill_what_a_post_does_not_say(tmp_path, write_post) -> None:
     # the source filter and facet reach them; a post that names its own keeps it.
     archive = tmp_path / "archive"
     write_post(archive, "a.md", {"title": "Alpha"}, "alpha words")
-    write_post(archive, "b.md", {"title": "Beta", "source": "Guest Blog"}, "beta words")
+    write_post(archive, "b.md", {"title": "Beta", "source": "Guest Blog", "author": "Ada"},
+               "beta words")
     config = archive / "searchidx.toml"
-    config.write_text('[defaults]\nsource = "Lab Blog"\ntags = ["lab", "archive"]\n')
+    config.write_text('[defaults]\nsource = "Lab Blog"\ntags = ["lab", "archive"]\n'
+                      'authors = ["Lab Staff"]\n')
     indexer.update(tmp_path / "index", [archive])
     index = Index.open(tmp_path / "index")
     hits = {hit.title: hit for hit in index.search("").hits}
     assert (hits["Alpha"].source, hits["Alpha"].tags) == ("Lab Blog", ("lab", "archive"))
-    assert hits["Beta"].source == "Guest Blog"
+    assert hits["Alpha"].authors == ("Lab Staff",)
+    assert (hits["Beta"].source, hits["Beta"].authors) == ("Guest Blog", ("Ada",))
     assert [hit.title for hit in index.search("", source=["lab blog"]).hits] == ["Alpha"]
     assert index.search("").facets["source"] == {"Guest Blog": 1, "Lab Blog": 1}
 

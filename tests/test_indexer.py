@@ -452,7 +452,7 @@ def test_a_large_build_leaves_no_share_files_and_removes_a_killed_runs(tmp_path)
     stale = index_dir / "build-left-by-a-killed-run"
     stale.mkdir(parents=True)
     (stale / "share-0").write_bytes(b"half a batch")
-    scope = indexer._Scope("arch", 0, {}, "digest")
+    scope = indexer._Scope("arch", 0, {}, {}, "digest")
     cands = [indexer._Candidate(f"/arch/p{n}.md", n, n, n, scope) for n in range(2500)]
     with indexer._Shares(index_dir, 2) as shares:
         assert not stale.exists()

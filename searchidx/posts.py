@@ -148,7 +148,7 @@ def parse_post(
     def get(name: str) -> object:
         for key in aliases.get(name, ()):
             value = _lookup(meta, key)
-            if value not in (None, "", [], {}):
+            if value not in (None, [], {}) and not (isinstance(value, str) and not value.strip()):
                 return value
         return (defaults or {}).get(name)
 

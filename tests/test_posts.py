@@ -126,6 +126,7 @@ def test_url_from_link(tmp_path, write_post) -> None:
         {"blog": "BAIR Blog"},
         {"site": "BAIR Blog"},
         {"provider": {"name": "BAIR Blog", "url": "https://bair.berkeley.edu"}},
+        {"source": "  ", "blog": "BAIR Blog"},  # a blank value is no value
     ],
 )
 def test_source_aliases(tmp_path, write_post, meta: dict) -> None:

@@ -319,17 +319,12 @@ def _passage_spans(text: str, begin: int, end: int,
     return tuple((piece, is_match) for piece, is_match in joined if piece)
 
 
-def _snippet(text: str, wanted: Wanted, analyzer, size: int = SNIPPET_CHARS
-             ) -> tuple[tuple[int, int], tuple[tuple[str, bool], ...]]:
-    """The passage of `text` that best shows the wanted words, and what it shows (see
-    `_best_passage`); ((0, 0), ()) if it shows none."""
-    matches = _matches(text, wanted, analyzer)
-    if not matches:
-        return (0, 0), ()
-    (first, last), shows = _best_passage(matches, size)
+def _snippet(text: str, matches: list[tuple[int, int, object]], first: int, last: int,
+             size: int = SNIPPET_CHARS) -> tuple[tuple[str, bool], ...]:
+    """The passage of `text` around text[first:last] (`_best_passage`), its matches marked."""
     begin, end = _passage_bounds(text, first, last, size)
     marks = [(start, stop) for start, stop, _key in matches if start >= begin and stop <= end]
-    return shows, _passage_spans(text, begin, end, marks)
+    return _passage_spans(text, begin, end, marks)
 
 
 def _lead(text: str, size: int = SNIPPET_CHARS) -> tuple[tuple[str, bool], ...]:
@@ -349,10 +344,15 @@ def snippet_spans(body: str, summary: str, wanted: dict[str, Wanted],
     is the post's own account of itself (search engines show a page's description when it
     holds the query for the same reason), and a body may name the query's words only in
     passing or in a link's path (a digest's one line pointing at its archived HTML)."""
-    best_shows, best = (0, 0), ()
+    best = None  # (what it shows, text, matches, passage): only the winner is cut out
     for name, text in (("summary", summary), ("body", body)):
         if text and name in wanted:
-            shows, spans = _snippet(text, wanted[name], analyzer)
-            if shows > best_shows:
-                best_shows, best = shows, spans
-    return best or _lead(summary or body)
+            matches = _matches(text, wanted[name], analyzer)
+            if matches:
+                passage, shows = _best_passage(matches, SNIPPET_CHARS)
+                if best is None or shows > best[0]:
+                    best = (shows, text, matches, passage)
+    if best is None:
+        return _lead(summary or body)
+    _shows, text, matches, (first, last) = best
+    return _snippet(text, matches, first, last)
